@@ -1,0 +1,220 @@
+"""The ``diversion-sim`` command: the only module that sees Hydra's DictConfig.
+
+``diversion-sim`` runs the default sweep (every scenario x ``replicates`` on the default
+population, joblib launcher on all local cores) and writes the sweep tables and summary.
+Any Hydra override works, e.g. ``diversion-sim scenario=compulsory,pilot_diversion
+replicates=50 population=national years=10 seed=7``; ``hydra.mode=RUN scenario=X`` runs one
+scenario. Before anything runs, every configuration the command would launch is composed and
+validated, so a typo costs seconds and prints one paragraph, not a traceback
+(set ``DIVERSION_SIM_DEBUG=1`` for the full traceback).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .params import ConfigError, register_schema, to_config
+
+log = logging.getLogger("diversion_sim")
+
+
+def config_dir() -> Path:
+    """``configs/`` shipped inside the package (wheel) or at the top of the source checkout."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "configs", here.parents[1] / "configs"):
+        if (cand / "config.yaml").is_file():
+            return cand
+    raise FileNotFoundError(f"diversion_sim configs/ not found near {here}")
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml") if not p.stem.startswith("_"))
+
+
+# ----------------------------------------------------------------------------- preflight
+def _sweep_values(overrides: list[str]) -> list[list[str]]:
+    """Expand the command's sweep overrides (a,b / range(...)) into the list of job overrides."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    axes = []
+    for o in parsed:
+        if o.key_or_group.startswith("hydra") or o.is_delete():
+            continue
+        if o.is_sweep_override():
+            axes.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+        else:
+            axes.append([o.input_line])
+    return [list(c) for c in itertools.product(*axes)] if axes else [[]]
+
+
+def preflight(argv: list[str]) -> int:
+    """Compose and validate every job the command would run; return how many there are."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    register_schema()
+    overrides = [a for a in argv if not a.startswith("-")]
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        try:
+            base = compose("config", overrides=[o for o in overrides
+                                                if not o.lstrip("+~").startswith("hydra")],
+                           return_hydra_config=True)
+        except HydraException as exc:
+            raise ConfigError(_hydra_message(exc)) from None
+        sweep_params = OmegaConf.select(base, "hydra.sweeper.params") or {}
+        multirun = "-m" in argv or "--multirun" in argv or OmegaConf.select(
+            base, "hydra.mode") is not None and str(base.hydra.mode).endswith("MULTIRUN")
+        if any(o.startswith("hydra.mode=RUN") for o in overrides):
+            multirun = False
+        given = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+        extra = ([f"{k}={v}" for k, v in sweep_params.items() if k not in given]
+                 if multirun else [])
+        jobs = _sweep_values([o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+                             + extra) if multirun else [[o for o in overrides
+                                                         if not o.lstrip("+~").startswith("hydra")]]
+        if multirun is False:
+            for o in jobs[0]:
+                if "," in o.split("=", 1)[-1] and "[" not in o:
+                    raise ConfigError(f"override '{o}' lists several values but this is a single "
+                                      "run (hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep")
+        for job in jobs:
+            try:
+                cfg = compose("config", overrides=job)
+            except HydraException as exc:
+                raise ConfigError(_hydra_message(exc)) from None
+            to_config(cfg)
+    return len(jobs)
+
+
+def _hydra_message(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    for group in ("scenario", "population", "params"):
+        if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
+            return (f"{text} -- valid {group} names: {', '.join(_options(group))}.")
+    return f"{text} -- run 'diversion-sim --help' for the config groups and their options."
+
+
+# ----------------------------------------------------------------------------- the job
+def _expected(cfg: Any) -> dict[str, int]:
+    """Scenarios and replicate counts this sweep should produce (from its overrides)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    scenarios: list[str] = []
+    task = list(cfg.hydra.overrides.task)
+    params = dict(cfg.hydra.sweeper.get("params") or {})
+    given = [o for o in task if o.split("=", 1)[0] == "scenario"]
+    spec = given[0] if given else (f"scenario={params['scenario']}" if "scenario" in params
+                                   else f"scenario={cfg.scenario.name}")
+    for o in OverridesParser.create().parse_overrides([spec]):
+        scenarios = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
+    # a scenario file may set a different scenario.name: read it from each file
+    names = []
+    for s in scenarios:
+        path = config_dir() / "scenario" / f"{s}.yaml"
+        name = s
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                if line.strip().startswith("name:"):
+                    name = line.split(":", 1)[1].split("#")[0].strip()
+        names.append(name)
+    return {n: int(cfg.replicates) for n in names}
+
+
+def _task(cfg: Any) -> None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from .runner import run_replicates
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    hc = HydraConfig.get()
+    conf = to_config(cfg)
+    if hc.mode == RunMode.MULTIRUN:
+        root = Path(hc.sweep.dir)
+    else:
+        root = Path(hc.runtime.output_dir)
+    root = root if root.is_absolute() else Path.cwd() / root
+    log.info("running %s x %d replicates on %s (%d people) -> %s", conf.scenario.name,
+             conf.replicates, conf.population.name, sum(conf.population.n_people_by_district), root)
+    try:
+        run_replicates(conf, root)
+        if hc.mode != RunMode.MULTIRUN:
+            _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete)
+    except Exception as exc:  # Hydra would print a traceback: one paragraph instead
+        _exit_with(exc)
+
+
+def _exit_with(exc: BaseException) -> None:
+    if os.environ.get("DIVERSION_SIM_DEBUG", "") not in ("", "0"):
+        raise exc
+    from .sweep import SweepError
+
+    kind = "" if isinstance(exc, (SweepError, ConfigError)) else f"{type(exc).__name__}: "
+    print(f"diversion-sim: {kind}{exc} (set DIVERSION_SIM_DEBUG=1 for the traceback)",
+          file=sys.stderr)
+    sys.exit(1)
+
+
+def _finish(root: Path, expected: dict[str, int], allow_incomplete: bool) -> None:
+    from .sweep import aggregate, format_summary
+
+    summary = aggregate(root, expected, allow_incomplete=allow_incomplete)
+    print(f"\nSummary over replicates (mean [5%, 95%]); tables in {root}:", file=sys.stderr)
+    print(format_summary(summary, order=list(expected)))
+
+
+try:  # Hydra's base class provides the job-level hooks we do not use
+    from hydra.experimental.callback import Callback as _Callback
+except ImportError:  # pragma: no cover
+    _Callback = object
+
+
+class SweepCallback(_Callback):
+    """Hydra callback: record the sweep's plan at start, aggregate and summarise at the end."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        root = Path(config.hydra.sweep.dir)
+        root.mkdir(parents=True, exist_ok=True)
+        plan = {"expected": _expected(config)}
+        (root / "sweep.json").write_text(json.dumps(plan, indent=1))
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        root = Path(config.hydra.sweep.dir)
+        root = root if root.is_absolute() else Path.cwd() / root
+        try:
+            plan = json.loads((root / "sweep.json").read_text())
+            _finish(root, plan["expected"], bool(config.output.allow_incomplete))
+        except Exception as exc:
+            _exit_with(exc)
+
+
+def main() -> None:
+    """Console entry point: validate every job first, then hand over to Hydra."""
+    import hydra
+
+    argv = sys.argv[1:]
+    debug = os.environ.get("DIVERSION_SIM_DEBUG", "") not in ("", "0")
+    if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i") for a in argv):
+        try:
+            preflight(argv)
+        except ConfigError as exc:
+            if debug:
+                raise
+            print(f"diversion-sim: {exc}", file=sys.stderr)
+            sys.exit(2)
+    register_schema()
+    hydra_main = hydra.main(config_path=str(config_dir()), config_name="config",
+                            version_base="1.3")(_task)
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Results: the result registry (name, label, unit), compact logs, weekly counts, run metrics.
+
+Events are stored as typed column buffers (week int16, person int32, kind int8, info int8:
+8 bytes an event), grown by doubling, never as Python objects. Weekly counts come from the
+state column (``bincount``), not from per-agent reporters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .states import N_EVENTS, N_STATES, Event, Exit, Service, State
+
+
+class ColumnLog:
+    """Append-only typed columns with amortised O(1) appends of whole arrays."""
+
+    def __init__(self, dtypes: dict[str, str], capacity: int = 1024) -> None:
+        self._cols = {k: np.empty(capacity, dt) for k, dt in dtypes.items()}
+        self.n = 0
+
+    def add(self, **cols: np.ndarray | int) -> None:
+        k = next(np.size(v) for v in cols.values() if np.ndim(v) > 0)
+        if k == 0:
+            return
+        need = self.n + k
+        cap = next(iter(self._cols.values())).shape[0]
+        if need > cap:
+            new = max(need, 2 * cap)
+            for name, arr in self._cols.items():
+                grown = np.empty(new, arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self._cols[name] = grown
+        for name, v in cols.items():
+            self._cols[name][self.n : need] = v
+        self.n = need
+
+    def column(self, name: str) -> np.ndarray:
+        return self._cols[name][: self.n]
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._cols.values())
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({k: v[: self.n] for k, v in self._cols.items()})
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    label: str
+    unit: str
+
+
+# The registry of run-level results: one place for names, labels and units (used by reports).
+RESULTS = [
+    Result("cum_admissions", "Compulsory admissions", "people"),
+    Result("admissions_per_1000", "Compulsory admissions per 1,000 registered", "per 1,000"),
+    Result("person_years_detained", "Person-years detained", "person-years"),
+    Result("cost_detention_vnd", "Cost of detention", "VND"),
+    Result("releases", "Releases from compulsory centres", "people"),
+    Result("relapse_26w_release", "Relapsed within 26 weeks of release (KM)", "share"),
+    Result("relapse_52w_release", "Relapsed within 52 weeks of release (KM)", "share"),
+    Result("median_weeks_to_relapse_release", "Median weeks from release to relapse (KM)", "weeks"),
+    Result("relapse_26w_residential", "Relapsed within 26 weeks of voluntary residential (KM)", "share"),
+    Result("relapse_52w_residential", "Relapsed within 52 weeks of voluntary residential (KM)", "share"),
+    Result("relapse_26w_recovery", "Relapsed within 26 weeks of recovery support (KM)", "share"),
+    Result("relapse_52w_recovery", "Relapsed within 52 weeks of recovery support (KM)", "share"),
+    Result("relapse_52w_any", "Relapsed within 52 weeks of any exit (KM)", "share"),
+    Result("share_referred", "Ever referred to a coordinator", "share"),
+    Result("share_assessed", "Ever assessed with a treatment plan", "share"),
+    Result("share_methadone", "Ever on methadone", "share"),
+    Result("share_hiv_test", "Ever referred to HIV testing", "share"),
+    Result("share_legal", "Ever given legal aid", "share"),
+    Result("share_recovery", "Ever in recovery support", "share"),
+    Result("share_residential", "Ever in voluntary residential treatment", "share"),
+    Result("share_ats", "Ever in community ATS treatment", "share"),
+    Result("share_detained", "Ever detained during the run", "share"),
+    Result("drug_free_weeks_per_person", "Drug-free weeks in the community per person", "weeks"),
+    Result("detained_weeks_per_person", "Weeks detained per person", "weeks"),
+    Result("deaths", "Deaths", "people"),
+    Result("moved", "Moved away", "people"),
+    Result("coordinator_caseload_mean", "Mean active clients per coordinator", "clients"),
+    Result("coordinator_caseload_ratio", "Caseload over caseload capacity", "ratio"),
+    Result("coordinator_weeks_at_capacity", "Share of ward-weeks at caseload capacity", "share"),
+    Result("queue_mean", "People waiting for assessment (weekly mean)", "people"),
+    Result("family_burden_per_family", "Family burden units per family", "units"),
+]
+RESULT_NAMES = [r.name for r in RESULTS]
+
+WEEKLY_FLOWS = {e: f"new_{e.name.lower()}" for e in Event if e != Event.NONE}
+STATE_COLUMNS = [f"n_{s.name.lower()}" for s in State]
+
+
+class Recorder:
+    """Weekly counts and flows, plus the event and episode logs of one run."""
+
+    def __init__(self, n_weeks: int, keep_events: bool) -> None:
+        self.states = np.zeros((n_weeks + 1, N_STATES), np.int32)
+        self.flows = np.zeros((n_weeks + 1, N_EVENTS), np.int32)
+        self.extra = np.zeros((n_weeks + 1, 3), np.float64)  # caseload, at-capacity wards, queue
+        self.keep_events = keep_events
+        self.events = ColumnLog({"week": "i2", "person": "i4", "kind": "i1", "info": "i1"})
+        self.episodes = ColumnLog({"person": "i4", "exit_type": "i1", "exit_week": "i4",
+                                   "weeks": "i4", "observed": "?", "linked": "?"}, 256)
+
+    def log(self, week: int, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
+        if idx.size == 0:
+            return
+        self.flows[week, kind] += idx.size
+        if self.keep_events:
+            self.events.add(week=week, person=idx, kind=int(kind), info=info)
+
+    def weekly_frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.states, columns=STATE_COLUMNS)
+        flows = pd.DataFrame(self.flows[:, 1:], columns=[WEEKLY_FLOWS[e] for e in Event if e])
+        df = pd.concat([df, flows], axis=1)
+        df["caseload"] = self.extra[:, 0]
+        df["wards_at_capacity"] = self.extra[:, 1]
+        df["queue"] = self.extra[:, 2]
+        df.insert(0, "week", np.arange(len(df), dtype=np.int32))
+        return df
+
+    def events_frame(self) -> pd.DataFrame:
+        df = self.events.frame()
+        df["kind"] = pd.Categorical.from_codes(df["kind"], [e.name.lower() for e in Event])
+        return df
+
+    def episodes_frame(self) -> pd.DataFrame:
+        df = self.episodes.frame()
+        df["exit_type"] = pd.Categorical.from_codes(df["exit_type"], [e.name.lower() for e in Exit])
+        return df
+
+
+def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]
+                 ) -> tuple[np.ndarray, float]:
+    """Kaplan-Meier survival at ``times`` and the median (lifelines); NaN without data."""
+    if durations.size == 0:
+        return np.full(len(times), np.nan), float("nan")
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(durations, observed)
+    surv = kmf.survival_function_at_times(times).to_numpy()
+    last = float(durations.max())
+    surv = np.where(np.asarray(times) <= last, surv, np.nan)  # no extrapolation past follow-up
+    return surv, float(kmf.median_survival_time_)
+
+
+def run_metrics(model) -> dict[str, float]:
+    """The run-level table (see :data:`RESULTS`)."""
+    rec, p, cfg = model.metrics, model.pop, model.cfg
+    n = p.n
+    weeks = rec.states.shape[0] - 1
+    flows = rec.flows.sum(axis=0)
+    s = rec.states[1:]
+    py_det = s[:, State.DETAINED].sum() / 52.0
+    out: dict[str, float] = {
+        "cum_admissions": float(flows[Event.ADMIT]),
+        "admissions_per_1000": 1000.0 * flows[Event.ADMIT] / n,
+        "person_years_detained": float(py_det),
+        "cost_detention_vnd": float(py_det * cfg.params.detention.rate_cost_vnd_per_person_year),
+        "releases": float(flows[Event.RELEASE]),
+    }
+    ep = rec.episodes
+    ex, dur, obs = ep.column("exit_type"), ep.column("weeks"), ep.column("observed")
+    for name, code in (("release", Exit.RELEASE), ("residential", Exit.RESIDENTIAL),
+                       ("recovery", Exit.RECOVERY)):
+        sel = ex == code
+        surv, med = kaplan_meier(dur[sel], obs[sel], [26.0, 52.0])
+        out[f"relapse_26w_{name}"] = float(1 - surv[0])
+        out[f"relapse_52w_{name}"] = float(1 - surv[1])
+        if name == "release":
+            out["median_weeks_to_relapse_release"] = med
+    surv, _ = kaplan_meier(dur, obs, [52.0])
+    out["relapse_52w_any"] = float(1 - surv[0])
+    for name, flag in (("referred", Service.REFERRED), ("assessed", Service.ASSESSED),
+                       ("methadone", Service.METHADONE), ("hiv_test", Service.HIV_TEST),
+                       ("legal", Service.LEGAL), ("recovery", Service.RECOVERY),
+                       ("residential", Service.RESIDENTIAL), ("ats", Service.ATS),
+                       ("detained", Service.DETAINED)):
+        out[f"share_{name}"] = float(np.count_nonzero(p.services & np.uint16(flag)) / n)
+    free = s[:, [State.ABSTINENT, State.METHADONE, State.RECOVERY, State.RESIDENTIAL]].sum()
+    out["drug_free_weeks_per_person"] = float(free / n)
+    out["detained_weeks_per_person"] = float(s[:, State.DETAINED].sum() / n)
+    out["deaths"] = float(flows[Event.DEATH])
+    out["moved"] = float(flows[Event.MOVE])
+    n_coord = float(model.wards.n_coordinators.sum())
+    cap = n_coord * cfg.params.coordination.n_caseload_max
+    case = rec.extra[1:, 0]
+    out["coordinator_caseload_mean"] = float(case.mean() / n_coord) if n_coord else float("nan")
+    out["coordinator_caseload_ratio"] = float(case.mean() / cap) if cap else float("nan")
+    out["coordinator_weeks_at_capacity"] = (float(rec.extra[1:, 1].sum() / (weeks * model.wards.n))
+                                            if n_coord else float("nan"))
+    out["queue_mean"] = float(rec.extra[1:, 2].mean())
+    fam = int(p.has_family.sum())
+    out["family_burden_per_family"] = float(p.family_burden.sum() / fam) if fam else float("nan")
+    missing = set(RESULT_NAMES) ^ set(out)
+    assert not missing, f"result registry and run_metrics disagree on {sorted(missing)}"
+    return out

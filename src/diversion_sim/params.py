@@ -1,0 +1,345 @@
+"""Typed schema of every parameter (Hydra structured config) and its validation.
+
+The *values* live in ``configs/`` (YAML, each with its source beside it); this module only
+declares names, types and domains, so a value cannot drift between code and config.
+Names carry their kind (Starsim convention) and the kind decides the allowed domain:
+
+====================  ===========================================  =================
+prefix                meaning                                      allowed
+====================  ===========================================  =================
+``p_``, ``share_``     probability / share                          [0, 1]
+``rate_``              rate per week (or per 100 person-years)      >= 0
+``dur_``               duration in weeks (scalar or [min, max])     >= 0, min <= max
+``n_``                 count                                        integer >= 0
+``hr_``, ``mult_``     hazard ratio / multiplier                    >= 0
+``rel_``               relative multiplier of a capacity            >= 0
+``shape_``/``scale_``  Weibull shape / scale in weeks               > 0
+====================  ===========================================  =================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from omegaconf import MISSING
+
+REGIMES = ("compulsory", "diversion")
+AGENT_MODES = ("eager", "lazy")
+CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
+
+
+class ConfigError(ValueError):
+    """A configuration value is outside its domain; the message says which and how to fix it."""
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass
+class CentreKindParams:
+    n_centres: int = MISSING
+    n_capacity: int | None = MISSING  # beds/slots per centre; null = unlimited
+
+
+@dataclass
+class CentresParams:
+    compulsory: CentreKindParams = field(default_factory=CentreKindParams)
+    residential: CentreKindParams = field(default_factory=CentreKindParams)
+    methadone: CentreKindParams = field(default_factory=CentreKindParams)
+    services: CentreKindParams = field(default_factory=CentreKindParams)
+
+
+@dataclass
+class PopulationParams:
+    name: str = MISSING
+    district_names: list[str] = MISSING
+    n_people_by_district: list[int] = MISSING
+    n_wards_by_district: list[int] = MISSING
+    shape_ward_size: float = MISSING  # gamma shape of ward weights; large = equal wards
+    p_opioid: float = MISSING
+    p_inject_given_opioid: float = MISSING
+    p_fixed_address: float = MISSING
+    p_family: float = MISSING
+    p_ever_detained: float = MISSING
+    n_mean_prior_detentions: float = MISSING
+    share_init_using: float = MISSING
+    share_init_abstinent: float = MISSING
+    share_init_methadone: float = MISSING
+    share_init_detained: float = MISSING
+    agents: str = MISSING  # "eager": all Person/Family agents at start; "lazy": on first access
+    centres: CentresParams = field(default_factory=CentresParams)
+
+
+@dataclass
+class PoliceParams:
+    rate_detect: float = MISSING  # per week, for a person using drugs in the community
+    rate_retest: float = MISSING  # per week, while a positive-test window is open
+    dur_test_window: float = MISSING  # weeks in which positive tests count together
+    n_tests_dossier: int = MISSING
+    hr_detect_supervised: float = MISSING
+    dur_dossier: float = MISSING
+
+
+@dataclass
+class CoordinationParams:
+    rate_assess: float = MISSING  # assessments per coordinator per week
+    n_caseload_max: int = MISSING  # active clients per coordinator
+    dur_followup: float = MISSING
+    rate_queue_leave: float = MISSING
+    p_plan_methadone: float = MISSING  # opioid users, given a plan
+    p_plan_recovery: float = MISSING
+    p_plan_residential: float = MISSING
+    p_plan_ats: float = MISSING  # methamphetamine users, when community ATS treatment exists
+    p_refer_hiv: float = MISSING
+    p_refer_legal: float = MISSING
+    p_refer_mental: float = MISSING
+    p_refer_vocational: float = MISSING
+    p_peer_support: float = MISSING
+
+
+@dataclass
+class TreatmentParams:
+    shape_methadone_dropout: float = MISSING
+    scale_methadone_dropout: float = MISSING
+    rate_seek_methadone: float = MISSING
+    dur_residential: float = MISSING
+    rate_residential_leave: float = MISSING
+    share_residential_copay: float = MISSING
+    dur_recovery_options: list[float] = MISSING
+    p_recovery_options: list[float] = MISSING
+    rate_recovery_dropout: float = MISSING
+
+
+@dataclass
+class RelapseParams:
+    shape_relapse: float = MISSING
+    scale_relapse: float = MISSING  # weeks, after release from compulsory detention
+    hr_after_residential: float = MISSING
+    hr_after_recovery: float = MISSING
+    hr_linked: float = MISSING
+    hr_family_monitoring: float = MISSING
+    hr_family_employment: float = MISSING
+    hr_coordinator_followup: float = MISSING
+
+
+@dataclass
+class MortalityParams:
+    rate_death_off_oat: float = MISSING  # per 100 person-years
+    rate_death_on_oat: float = MISSING
+    rate_death_detained: float = MISSING
+    hr_inject: float = MISSING
+    mult_post_release_w1_2: float = MISSING
+    mult_post_release_w3_4: float = MISSING
+
+
+@dataclass
+class MovementParams:
+    rate_move: float = MISSING
+
+
+@dataclass
+class DetentionParams:
+    dur_stay_first: list[float] = MISSING  # [min, max] weeks
+    dur_stay_repeat: list[float] = MISSING
+    dur_supervision: float = MISSING
+    rate_cost_vnd_per_person_year: float = MISSING
+
+
+@dataclass
+class FamilyParams:
+    p_monitoring: float = MISSING
+    p_employment_help: float = MISSING
+    p_insists_compulsory: float = MISSING
+    rel_burden_using: float = MISSING
+    rel_burden_treatment: float = MISSING
+    rel_burden_detained: float = MISSING
+
+
+@dataclass
+class ModelParams:
+    police: PoliceParams = field(default_factory=PoliceParams)
+    coordination: CoordinationParams = field(default_factory=CoordinationParams)
+    treatment: TreatmentParams = field(default_factory=TreatmentParams)
+    relapse: RelapseParams = field(default_factory=RelapseParams)
+    mortality: MortalityParams = field(default_factory=MortalityParams)
+    movement: MovementParams = field(default_factory=MovementParams)
+    detention: DetentionParams = field(default_factory=DetentionParams)
+    family: FamilyParams = field(default_factory=FamilyParams)
+
+
+@dataclass
+class ScenarioParams:
+    """Policy levers; a scenario file in ``configs/scenario/`` changes only what differs."""
+
+    name: str = MISSING
+    description: str = MISSING
+    regime: str = MISSING  # "compulsory" | "diversion"
+    voluntary_only: bool = MISSING  # centres admit only voluntarily (seed 003)
+    n_coordinators_per_ward: float = MISSING
+    rel_assess_capacity: float = MISSING  # counsellors/coaches multiply assessment capacity
+    p_assess_complete: float = MISSING  # screened clients who get a full assessment + plan
+    p_release_linkage: float = MISSING  # released people linked to community services
+    ats_treatment: bool = MISSING  # community treatment for methamphetamine users
+    hr_family_support: float = MISSING  # relapse hazard ratio with family support services
+    p_family_support_reach: float = MISSING
+    rel_family_insists: float = MISSING  # multiplier on families insisting on detention
+    p_accept_voluntary: float = MISSING  # with voluntary_only: share accepting voluntary care
+
+
+@dataclass
+class OutputParams:
+    dir: str = MISSING
+    events: bool = MISSING  # write the event table (large at national scale)
+    allow_incomplete: bool = MISSING  # summarise a sweep even if some runs are missing/damaged
+
+
+@dataclass
+class Config:
+    seed: int = MISSING
+    replicates: int = MISSING
+    years: float = MISSING
+    population: PopulationParams = field(default_factory=PopulationParams)
+    scenario: ScenarioParams = field(default_factory=ScenarioParams)
+    params: ModelParams = field(default_factory=ModelParams)
+    output: OutputParams = field(default_factory=OutputParams)
+
+
+def register_schema() -> None:
+    """Register :class:`Config` as ``base_config`` in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _fail(key: str, value: Any, allowed: str, hint: str = "") -> None:
+    msg = f"config key '{key}' = {value!r} is not allowed: {allowed}."
+    if hint:
+        msg += f" {hint}"
+    raise ConfigError(msg)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_scalar(key: str, name: str, v: Any) -> None:
+    if v is None:
+        if name == "n_capacity":
+            return
+        _fail(key, v, "a value is required")
+    if isinstance(v, (str, bool)):
+        return
+    if not _is_number(v):
+        _fail(key, v, "it must be a number")
+    if math.isnan(v) or math.isinf(v):
+        _fail(key, v, "it must be a finite number")
+    if name.startswith(("p_", "share_")):
+        if not 0.0 <= v <= 1.0:
+            hint = "Did you pass a percentage? Write 0.6, not 60." if 1 < v <= 100 else ""
+            _fail(key, v, "a probability or share must be in [0, 1]", hint)
+    elif name.startswith("n_"):
+        if v < 0:
+            _fail(key, v, "a count must be >= 0")
+        if name not in ("n_coordinators_per_ward", "n_mean_prior_detentions") and v != int(v):
+            _fail(key, v, "a count must be a whole number")
+    elif name.startswith(("shape_", "scale_")):
+        if v <= 0:
+            _fail(key, v, "a Weibull shape or scale must be > 0")
+    elif name.startswith(("rate_", "dur_", "hr_", "mult_", "rel_")):
+        if v < 0:
+            _fail(key, v, "rates, durations, hazard ratios and multipliers must be >= 0")
+
+
+def _walk(node: Any, prefix: str) -> None:
+    for f in fields(node):
+        key = f"{prefix}{f.name}"
+        v = getattr(node, f.name)
+        if is_dataclass(v):
+            _walk(v, key + ".")
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                _check_scalar(f"{key}[{i}]", f.name, item)
+            if f.name.startswith("dur_stay") or f.name.endswith("_range"):
+                if len(v) != 2:
+                    _fail(key, v, "a range must be [min, max]")
+                if v[0] > v[1]:
+                    _fail(key, v, "a range must be ordered [min, max] with min <= max",
+                          f"Did you mean {[v[1], v[0]]}?")
+        else:
+            _check_scalar(key, f.name, v)
+
+
+def validate(cfg: Config) -> Config:
+    """Check every value against its domain and the cross-field rules; raise :class:`ConfigError`.
+
+    Args:
+        cfg: a fully composed config as the :class:`Config` dataclass (see :func:`to_config`).
+
+    Returns:
+        the same object, for chaining.
+    """
+    _walk(cfg, "")
+    pop, sc, par = cfg.population, cfg.scenario, cfg.params
+    if cfg.years <= 0:
+        _fail("years", cfg.years, "the horizon must be > 0 years")
+    if cfg.replicates < 1:
+        _fail("replicates", cfg.replicates, "at least 1 replicate is needed")
+    if sc.regime not in REGIMES:
+        _fail("scenario.regime", sc.regime, f"one of {list(REGIMES)}")
+    if pop.agents not in AGENT_MODES:
+        _fail("population.agents", pop.agents, f"one of {list(AGENT_MODES)}")
+    k = len(pop.district_names)
+    if not (len(pop.n_people_by_district) == k == len(pop.n_wards_by_district)) or k == 0:
+        _fail("population.n_people_by_district", pop.n_people_by_district,
+              "one entry per district in population.district_names, and at least one district")
+    if sum(pop.n_people_by_district) < 1:
+        _fail("population.n_people_by_district", pop.n_people_by_district,
+              "the population must hold at least one person")
+    for i, nw in enumerate(pop.n_wards_by_district):
+        if nw < 1:
+            _fail(f"population.n_wards_by_district[{i}]", nw, "every district needs >= 1 ward")
+    shares = [pop.share_init_using, pop.share_init_abstinent, pop.share_init_methadone,
+              pop.share_init_detained]
+    if abs(sum(shares) - 1.0) > 1e-6:
+        _fail("population.share_init_*", shares, "the initial state shares must sum to 1")
+    opts, probs = par.treatment.dur_recovery_options, par.treatment.p_recovery_options
+    if len(opts) != len(probs) or not opts:
+        _fail("params.treatment.p_recovery_options", probs,
+              "one probability per entry of dur_recovery_options")
+    if abs(sum(probs) - 1.0) > 1e-6:
+        _fail("params.treatment.p_recovery_options", probs, "the probabilities must sum to 1")
+    c = par.coordination
+    plan = c.p_plan_methadone + c.p_plan_recovery + c.p_plan_residential
+    if plan > 1.0 + 1e-9:
+        _fail("params.coordination.p_plan_*", plan,
+              "p_plan_methadone + p_plan_recovery + p_plan_residential must be <= 1")
+    if sc.regime == "diversion" and sc.n_coordinators_per_ward <= 0:
+        _fail("scenario.n_coordinators_per_ward", sc.n_coordinators_per_ward,
+              "the diversion regime refers people to coordinators, so it needs > 0 per ward")
+    if sc.regime == "diversion" and (c.rate_assess * sc.rel_assess_capacity <= 0
+                                     or c.n_caseload_max <= 0):
+        _fail("params.coordination.rate_assess", c.rate_assess,
+              "under diversion coordinators must be able to assess (> 0 per week, caseload > 0)")
+    return cfg
+
+
+def to_config(cfg: Any) -> Config:
+    """Turn a composed DictConfig into a validated :class:`Config`, with clear errors."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
+        obj = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:  # unknown key, wrong type, missing value
+        key = getattr(exc, "full_key", None) or "?"
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"config key '{key}' is not valid: {first}. "
+                          "Check its spelling and type against configs/ (docs/parameters.md "
+                          "lists every key).") from None
+    return validate(obj)

@@ -1,0 +1,86 @@
+"""Ward coordinators, vectorised over wards: assessment under capacity, plans, referrals.
+
+Each week every ward's coordinator(s) can assess ``rate_assess * rel_assess_capacity`` clients
+per coordinator (the fractional part by chance) and hold at most ``n_caseload_max`` active
+clients each (seed 004: 8-10 clients a month, caseload ~30). The queue is first come, first
+served within the ward: a grouped rank over the waiting people, never a loop over wards.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..hazards import grouped_rank
+from ..states import Drug, Event, Service, State
+from .transitions import enter, start_treatment
+
+if TYPE_CHECKING:
+    from ..model import DiversionModel
+
+ANCILLARY = (("p_refer_hiv", Service.HIV_TEST), ("p_refer_legal", Service.LEGAL),
+             ("p_refer_mental", Service.MENTAL), ("p_refer_vocational", Service.VOCATIONAL),
+             ("p_peer_support", Service.PEER))
+
+
+def caseload(m: DiversionModel) -> np.ndarray:
+    """Active clients per ward this week."""
+    p = m.pop
+    return np.bincount(p.ward[p.client_until > m.week], minlength=m.wards.n)
+
+
+def step(m: DiversionModel) -> None:
+    """Assess waiting referrals where the ward has assessment time and caseload room."""
+    if m.cfg.scenario.regime != "diversion":
+        return
+    p, cp, sc = m.pop, m.cfg.params.coordination, m.cfg.scenario
+    queue = np.flatnonzero(p.state == State.REFERRED)
+    if queue.size == 0:
+        return
+    rng = m.rngs["coordination"]
+    rate = m.wards.n_coordinators * cp.rate_assess * sc.rel_assess_capacity
+    slots = np.floor(rate).astype(np.int64)
+    slots += rng.random(m.wards.n) < (rate - slots)
+    room = np.maximum(np.floor(m.wards.n_coordinators * cp.n_caseload_max).astype(np.int64)
+                      - caseload(m), 0)
+    cap = np.minimum(slots, room)
+    w = p.ward[queue]
+    served = queue[grouped_rank(w, p.referral_week[queue]) < cap[w]]
+    if served.size == 0:
+        return
+    complete = rng.random(served.size) < sc.p_assess_complete
+    m.log(Event.SCREEN_ONLY, served[~complete])
+    enter(m, served[~complete], State.USING)
+    assess(m, served[complete])
+
+
+def assess(m: DiversionModel, idx: np.ndarray) -> None:
+    """Assessment with a treatment plan: ancillary referrals, then one primary treatment."""
+    p, cp, sc = m.pop, m.cfg.params.coordination, m.cfg.scenario
+    rng = m.rngs["coordination"]
+    m.log(Event.ASSESS, idx)
+    p.services[idx] |= np.uint16(Service.ASSESSED)
+    p.client_until[idx] = m.week + int(round(cp.dur_followup))
+    u = rng.random((len(ANCILLARY) + 1, idx.size))
+    for row, (name, flag) in enumerate(ANCILLARY):
+        p.services[idx[u[row] < getattr(cp, name)]] |= np.uint16(flag)
+
+    # primary plan: methadone (opioids only) | community ATS (meth, if available) |
+    # recovery support | voluntary residential | none (stays using, followed by the coordinator)
+    opioid = p.drug[idx] == Drug.OPIOID
+    a = cp.p_plan_ats if sc.ats_treatment else 0.0
+    p_main = np.where(opioid, cp.p_plan_methadone, a)
+    rest = 1.0 - p_main
+    p_rec = rest * cp.p_plan_recovery / max(1.0 - cp.p_plan_methadone, 1e-12)
+    p_res = rest * cp.p_plan_residential / max(1.0 - cp.p_plan_methadone, 1e-12)
+    x = u[-1]
+    main = x < p_main
+    rec = ~main & (x < p_main + p_rec)
+    res = ~main & ~rec & (x < p_main + p_rec + p_res)
+    none = ~(main | rec | res)
+    left = [start_treatment(m, idx[main & opioid], State.METHADONE),
+            start_treatment(m, idx[main & ~opioid], State.RECOVERY, Service.ATS),
+            start_treatment(m, idx[rec], State.RECOVERY),
+            start_treatment(m, idx[res], State.RESIDENTIAL)]
+    enter(m, np.concatenate([idx[none], *left]), State.USING)

@@ -1,0 +1,59 @@
+"""Ward police: a positive test of a person using drugs, then a dossier or a referral.
+
+Compulsory regime (Law 15/2012 art. 103; seed 004): the third positive test within the test
+window compiles a dossier; admission follows after ``dur_dossier`` weeks.
+Diversion (the Hanoi pilot; seed 004): police refer the person to the ward coordinator instead.
+Compulsory admission remains for people with no fixed address, for families who insist, and for
+coordinator clients who use again without adhering (the dossier threshold still applies to them).
+With ``voluntary_only`` centres, a dossier becomes an offer of voluntary residential treatment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..states import Event, Service, State
+from .schedule import mark
+from .transitions import enter, start_treatment
+
+if TYPE_CHECKING:
+    from ..model import DiversionModel
+
+
+def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
+    """Handle this week's positive tests (all of ``idx`` are using, no dossier pending)."""
+    p, pol, sc = m.pop, m.cfg.params.police, m.cfg.scenario
+    m.log(Event.DETECT, idx)
+    fresh = (m.week - p.window_start[idx]) >= pol.dur_test_window
+    p.window_start[idx[fresh]] = m.week
+    p.pos_tests[idx] = np.where(fresh, 1, np.minimum(p.pos_tests[idx].astype(np.int16) + 1, 127))
+
+    if sc.regime == "diversion":
+        client = p.client_until[idx] > m.week
+        to_centre = ~p.fixed_address[idx] | p.family_insists[idx] | client
+        refer = idx[~to_centre]
+        idx = idx[to_centre]
+        p.services[refer] |= np.uint16(Service.REFERRED)
+        p.referral_week[refer] = m.week
+        p.pos_tests[refer] = 0
+        m.log(Event.REFER, refer)
+        enter(m, refer, State.REFERRED)
+
+    due = p.pos_tests[idx] >= pol.n_tests_dossier
+    dossier, later = idx[due], idx[~due]
+    mark(m, later)
+    if dossier.size == 0:
+        return
+    m.log(Event.DOSSIER, dossier)
+    p.pos_tests[dossier] = 0
+    if sc.voluntary_only:
+        accept = m.rngs["police"].random(dossier.size) < sc.p_accept_voluntary
+        m.log(Event.REFUSED_VOLUNTARY, dossier[~accept])
+        left = start_treatment(m, dossier[accept], State.RESIDENTIAL)
+        mark(m, np.concatenate([dossier[~accept], left]))
+        return
+    p.dossier[dossier] = True
+    p.treat_end[dossier] = m.week + max(int(round(pol.dur_dossier)), 1)
+    mark(m, dossier)

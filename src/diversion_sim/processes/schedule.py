@@ -1,0 +1,167 @@
+"""Competing-risk scheduling: when a person enters a state, draw the week of their next event.
+
+Every state has a short list of events that can end it; death and moving away compete in the
+community. Each is drawn as a waiting time from its own random stream, the earliest wins and is
+stored in ``next_week`` / ``next_event``. Processes only mark people as changed
+(:func:`mark`); all of them are scheduled in one batch at the end of the week, so the cost is
+a handful of numpy calls per week whatever the population size, and a weekly step touches only
+people whose event is due.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .. import hazards as hz
+from ..states import NEVER, Drug, Event, Exit, State
+
+if TYPE_CHECKING:
+    from ..model import DiversionModel
+
+# plain ints: Enum attribute access is slow on Python 3.11 and this is the hot path
+USING, ABSTINENT, REFERRED, METHADONE, RECOVERY, RESIDENTIAL, DETAINED, DEAD, MOVED = (
+    int(s) for s in State)
+COMMUNITY = np.zeros(len(State), bool)
+COMMUNITY[[USING, ABSTINENT, REFERRED, METHADONE, RECOVERY]] = True
+E_DEATH, E_MOVE, E_DETECT, E_ADMIT, E_SEEK = (int(e) for e in (
+    Event.DEATH, Event.MOVE, Event.DETECT, Event.ADMIT, Event.START_METHADONE))
+E_RELAPSE, E_LEAVE, E_DROPOUT, E_COMPLETE, E_RELEASE = (int(e) for e in (
+    Event.RELAPSE, Event.SCREEN_ONLY, Event.DROPOUT, Event.COMPLETE, Event.RELEASE))
+X_RESIDENTIAL, X_RECOVERY = int(Exit.RESIDENTIAL), int(Exit.RECOVERY)
+POST_RELEASE_BREAKS = np.array([2.0, 4.0])  # weeks 1-2 and 3-4 after release (Merrall 2010)
+
+
+def mark(m: DiversionModel, idx: np.ndarray) -> None:
+    """Queue ``idx`` for scheduling at the end of this week (their old event is cancelled)."""
+    if idx.size:
+        m.pop.next_week[idx] = NEVER
+        m.pending.append(idx)
+
+
+def flush(m: DiversionModel) -> None:
+    """Schedule everyone marked this week, in one batch."""
+    if m.pending:
+        idx = np.unique(np.concatenate(m.pending))
+        m.pending.clear()
+        schedule(m, idx)
+
+
+def _death_rate(m: DiversionModel, st: np.ndarray, inject: np.ndarray) -> np.ndarray:
+    mp = m.cfg.params.mortality
+    table = np.full(len(State), hz.per_week(mp.rate_death_off_oat))
+    table[METHADONE] = hz.per_week(mp.rate_death_on_oat)
+    table[DETAINED] = hz.per_week(mp.rate_death_detained)
+    table[[DEAD, MOVED]] = 0.0
+    rate = table[st]
+    return np.where(inject, rate * mp.hr_inject, rate)
+
+
+def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
+    """Relapse hazard ratio of each person: exit type, linkage, family, coordinator follow-up."""
+    rp, sc, p = m.cfg.params.relapse, m.cfg.scenario, m.pop
+    ex = p.exit_type[idx]
+    hr = np.where(ex == X_RESIDENTIAL, rp.hr_after_residential,
+                  np.where(ex == X_RECOVERY, rp.hr_after_recovery, 1.0))
+    hr = hr * np.where(p.linked[idx], rp.hr_linked, 1.0)
+    hr *= np.where(p.family_monitoring[idx], rp.hr_family_monitoring, 1.0)
+    hr *= np.where(p.family_employment[idx], rp.hr_family_employment, 1.0)
+    hr *= np.where(p.family_supported[idx], sc.hr_family_support, 1.0)
+    hr *= np.where(p.client_until[idx] > m.week, rp.hr_coordinator_followup, 1.0)
+    return hr
+
+
+def weibull_residual(rng: np.random.Generator, shape: float, scale: float, hr: np.ndarray,
+                     elapsed: np.ndarray) -> np.ndarray:
+    """Remaining Weibull time given ``elapsed`` weeks already survived (hazard ratio ``hr``)."""
+    e = rng.standard_exponential(hr.size)
+    t0 = np.maximum(elapsed, 0.0)
+    with np.errstate(divide="ignore"):
+        return scale * np.power((t0 / scale) ** shape + e / hr, 1.0 / shape) - t0
+
+
+def _detect_wait(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
+    """Police detection while using: retesting inside an open test window, else the supervised
+    (first ``dur_supervision`` weeks after release) or base detection hazard."""
+    pol, p, rng = m.cfg.params.police, m.pop, m.rngs["police"]
+    window_left = (p.window_start[idx] + pol.dur_test_window - m.week).astype(float)
+    open_ = (p.pos_tests[idx] > 0) & (window_left > 0)
+    retest = hz.exponential(rng, pol.rate_retest, idx.size)
+    start = np.where(open_, window_left, 0.0)
+    since = (m.week - p.release_week[idx]).astype(float) + start
+    later = hz.piecewise_exponential(
+        rng, np.full(idx.size, pol.rate_detect), since,
+        np.array([m.cfg.params.detention.dur_supervision]),
+        np.array([pol.hr_detect_supervised, 1.0]))
+    return np.where(open_ & (retest <= window_left), retest, start + later)
+
+
+def schedule(m: DiversionModel, idx: np.ndarray) -> None:
+    """Draw the next event of each person in ``idx`` (unique) from their current state."""
+    if idx.size == 0:
+        return
+    p, par = m.pop, m.cfg.params
+    st = p.state[idx].astype(np.intp)
+    k = idx.size
+    wait = np.full((4, k), np.inf)
+    kind = np.zeros((4, k), np.int8)
+    # row 0: death (post-release excess in weeks 1-4, Merrall 2010); row 1: moving away
+    since = np.where(st == DETAINED, 1e9, (m.week - p.release_week[idx]).astype(float))
+    mp = par.mortality
+    wait[0] = hz.piecewise_exponential(
+        m.rngs["mortality"], _death_rate(m, st, p.inject[idx]), since, POST_RELEASE_BREAKS,
+        np.array([mp.mult_post_release_w1_2, mp.mult_post_release_w3_4, 1.0]))
+    kind[0] = E_DEATH
+    move = hz.exponential(m.rngs["movement"], par.movement.rate_move, k)
+    wait[1] = np.where(COMMUNITY[st], move, np.inf)
+    kind[1] = E_MOVE
+    # rows 2-3: what ends the state itself
+    elapsed = (m.week - p.since[idx]).astype(float)
+    fixed_end = (p.treat_end[idx] - m.week).astype(float)
+
+    g = np.flatnonzero(st == USING)
+    if g.size:
+        pend = p.dossier[idx[g]]
+        wait[2, g] = np.where(pend, fixed_end[g], _detect_wait(m, idx[g]))
+        kind[2, g] = np.where(pend, E_ADMIT, E_DETECT)
+        seek = hz.exponential(m.rngs["treatment"], par.treatment.rate_seek_methadone, g.size)
+        wait[3, g] = np.where(pend | (p.drug[idx[g]] != Drug.OPIOID), np.inf, seek)
+        kind[3, g] = E_SEEK
+    g = np.flatnonzero(st == ABSTINENT)
+    if g.size:
+        rp = par.relapse
+        wait[2, g] = weibull_residual(m.rngs["relapse"], rp.shape_relapse, rp.scale_relapse,
+                                      relapse_hr(m, idx[g]), elapsed[g])
+        kind[2, g] = E_RELAPSE
+    g = np.flatnonzero(st == REFERRED)
+    if g.size:
+        wait[2, g] = hz.exponential(m.rngs["coordination"], par.coordination.rate_queue_leave,
+                                    g.size)
+        kind[2, g] = E_LEAVE
+    g = np.flatnonzero(st == METHADONE)
+    if g.size:
+        tp = par.treatment
+        wait[2, g] = weibull_residual(m.rngs["treatment"], tp.shape_methadone_dropout,
+                                      tp.scale_methadone_dropout, np.ones(g.size), elapsed[g])
+        kind[2, g] = E_DROPOUT
+    g = np.flatnonzero((st == RECOVERY) | (st == RESIDENTIAL))
+    if g.size:
+        tp = par.treatment
+        rate = np.where(st[g] == RECOVERY, tp.rate_recovery_dropout, tp.rate_residential_leave)
+        wait[2, g] = hz.exponential(m.rngs["treatment"], rate, g.size)
+        kind[2, g] = E_DROPOUT
+        wait[3, g] = fixed_end[g]
+        kind[3, g] = E_COMPLETE
+    g = np.flatnonzero(st == DETAINED)
+    if g.size:
+        wait[2, g] = fixed_end[g]
+        kind[2, g] = E_RELEASE
+
+    j = np.argmin(wait, axis=0)
+    cols = np.arange(k)
+    best = wait[j, cols]
+    week = hz.to_week(m.week, best, NEVER)
+    week[~np.isfinite(best)] = NEVER
+    p.next_week[idx] = week
+    p.next_event[idx] = kind[j, cols]

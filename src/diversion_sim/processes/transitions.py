@@ -1,0 +1,84 @@
+"""State changes shared by all processes: enter a state (and reschedule), start treatment,
+close relapse episodes. Every change of ``pop.state`` goes through :func:`enter`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..states import NEVER, Event, Exit, Service, State
+from . import centres
+from .schedule import mark
+
+if TYPE_CHECKING:
+    from ..model import DiversionModel
+
+TREATMENT_START = {State.METHADONE: (Event.START_METHADONE, Service.METHADONE, "methadone"),
+                   State.RECOVERY: (Event.START_RECOVERY, Service.RECOVERY, "services"),
+                   State.RESIDENTIAL: (Event.START_RESIDENTIAL, Service.RESIDENTIAL, "residential")}
+
+
+def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
+    """Move ``idx`` into ``state`` this week and draw their next event."""
+    if idx.size == 0:
+        return
+    p = m.pop
+    p.family_burden[idx] += m.open_burden(idx)  # close the family's burden of the old spell
+    p.state[idx] = state
+    p.since[idx] = m.week
+    if state in (State.DEAD, State.MOVED, State.DETAINED):
+        p.client_until[idx] = np.minimum(p.client_until[idx], m.week)  # leaves the caseload
+        p.dossier[idx] = False  # a pending dossier ends with admission, death or moving away
+    mark(m, idx)
+
+
+def close_episodes(m: DiversionModel, idx: np.ndarray, observed: bool) -> None:
+    """End the relapse clock of those in ``idx`` that have one (relapse or censoring)."""
+    p = m.pop
+    has = idx[p.exit_type[idx] != Exit.NONE]
+    if has.size == 0:
+        return
+    m.metrics.episodes.add(person=has, exit_type=p.exit_type[has], exit_week=p.exit_week[has],
+                           weeks=m.week - p.exit_week[has], observed=np.full(has.size, observed),
+                           linked=p.linked[has])
+    if observed:
+        m.log(Event.RELAPSE, has, p.exit_type[has])
+    p.exit_type[has] = Exit.NONE
+    p.linked[has] = False
+
+
+def start_exit(m: DiversionModel, idx: np.ndarray, exit_type: Exit) -> None:
+    """Start the relapse clock (unless one already runs: it counts from the first exit)."""
+    p = m.pop
+    new = idx[p.exit_type[idx] == Exit.NONE]
+    p.exit_type[new] = exit_type
+    p.exit_week[new] = m.week
+
+
+def start_treatment(m: DiversionModel, idx: np.ndarray, state: State,
+                    flag: int = 0) -> np.ndarray:
+    """Start methadone / recovery support / residential for ``idx`` where a place is free.
+
+    Returns the people who could not get a place (they stay where they are).
+    """
+    if idx.size == 0:
+        return idx
+    event, service, kind = TREATMENT_START[state]
+    ok = centres.admit(m, idx, kind)
+    got, left = idx[ok], idx[~ok]
+    p = m.pop
+    if state == State.RESIDENTIAL:
+        p.treat_end[got] = m.week + int(round(m.cfg.params.treatment.dur_residential))
+    elif state == State.RECOVERY:
+        tp = m.cfg.params.treatment
+        pick = m.rngs["treatment"].choice(len(tp.dur_recovery_options), got.size,
+                                          p=tp.p_recovery_options)
+        dur = np.asarray(tp.dur_recovery_options)[pick]
+        p.treat_end[got] = m.week + np.maximum(np.round(dur), 1).astype(np.int32)
+    else:
+        p.treat_end[got] = NEVER
+    p.services[got] |= np.uint16(service | flag)
+    m.log(event, got)
+    enter(m, got, state)
+    return left

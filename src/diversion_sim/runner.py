@@ -1,0 +1,104 @@
+"""Run replicates of one configuration and write each run atomically into its own folder.
+
+Layout below a sweep (or single-run) folder ``root``::
+
+    root/runs/scenario=<name>/replicate=<r>/{metrics,weekly,episodes,events}.parquet, meta.json
+
+A run folder appears only once complete: files are written into a temporary sibling folder that
+is renamed into place (atomic on one file system), and ``meta.json`` records the package version
+and a hash of the configuration, so a resumed sweep skips complete runs and never mixes runs of
+another configuration or model version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from . import __version__
+from .model import DiversionModel, RunResult
+from .params import Config
+
+log = logging.getLogger("diversion_sim")
+TABLES = ("metrics", "weekly", "episodes", "events")
+
+
+def config_hash(cfg: Config) -> str:
+    """Hash of everything that changes results except the replicate number and the output."""
+    d = asdict(cfg)
+    d.pop("output", None)
+    d.pop("replicates", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_folder(root: Path, scenario: str, replicate: int) -> Path:
+    return Path(root) / "runs" / f"scenario={scenario}" / f"replicate={replicate:04d}"
+
+
+def is_complete(folder: Path, cfg_hash: str | None = None) -> bool:
+    """A run folder is complete when its meta.json is readable (and matches ``cfg_hash``)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return cfg_hash is None or meta.get("config_hash") == cfg_hash
+
+
+def run_one(cfg: Config, replicate: int) -> tuple[RunResult, float]:
+    """Build and run one replicate; returns the result tables and the model time (s)."""
+    t0 = time.perf_counter()
+    model = DiversionModel(cfg, replicate)
+    model.run()
+    t_model = time.perf_counter() - t0
+    return model.results(), t_model
+
+
+def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
+              timings: dict[str, float]) -> None:
+    """Write one run's tables into ``folder`` atomically (temp folder + rename)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    ids = {"scenario": cfg.scenario.name, "replicate": replicate}
+    metrics = pd.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())})
+    tables = {"metrics": metrics, "weekly": result.weekly, "episodes": result.episodes}
+    if cfg.output.events:
+        tables["events"] = result.events
+    for name, df in tables.items():
+        df = df.assign(**ids)
+        df.to_parquet(tmp / f"{name}.parquet", index=False)
+    meta = {"version": __version__, "config_hash": config_hash(cfg), "seed": cfg.seed,
+            "population": cfg.population.name, "years": cfg.years, **ids, "timings_s": timings,
+            "tables": sorted(tables)}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if folder.exists():  # an incomplete or stale folder left by an interrupted run
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+
+
+def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None) -> list[Path]:
+    """Run (or skip, if already complete) each replicate of ``cfg`` below ``root``."""
+    reps = list(range(cfg.replicates)) if replicates is None else replicates
+    h = config_hash(cfg)
+    done = []
+    for i, r in enumerate(reps):
+        folder = run_folder(root, cfg.scenario.name, r)
+        if is_complete(folder, h):
+            log.info("%s replicate %d: already complete, skipped", cfg.scenario.name, r)
+        else:
+            result, t_model = run_one(cfg, r)
+            write_run(result, folder, cfg, r, {"model": round(t_model, 4)})
+            log.info("%s: replicate %d done (%d/%d, model %.2fs)", cfg.scenario.name, r, i + 1,
+                     len(reps), t_model)
+        done.append(folder)
+    return done

@@ -1,0 +1,86 @@
+"""States, event kinds, exit types and service flags: the model's vocabulary, as small integers."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+import numpy as np
+
+NEVER = np.iinfo(np.int32).max  # "no event scheduled"
+
+
+class State(IntEnum):
+    """Where a person is this week; each person is in exactly one."""
+
+    USING = 0  # using drugs in the community, not in treatment
+    ABSTINENT = 1  # drug-free in the community after leaving a centre or treatment
+    REFERRED = 2  # referred by police, waiting for the coordinator's assessment
+    METHADONE = 3  # on methadone maintenance (opioid users only)
+    RECOVERY = 4  # community recovery support: home detox, short stays, community ATS treatment
+    RESIDENTIAL = 5  # voluntary residential treatment (usually 3 months, 30% co-pay)
+    DETAINED = 6  # in a compulsory rehabilitation centre
+    DEAD = 7
+    MOVED = 8  # moved out of the wards (left the register)
+
+
+N_STATES = len(State)
+ALIVE_PRESENT = np.array([s not in (State.DEAD, State.MOVED) for s in State])
+IN_TREATMENT = (State.METHADONE, State.RECOVERY, State.RESIDENTIAL)
+
+
+class Event(IntEnum):
+    """Kinds of event in the event table (and of the next scheduled event of a person)."""
+
+    NONE = 0
+    DETECT = 1  # police contact with a positive test
+    DOSSIER = 2  # dossier compiled for compulsory admission
+    ADMIT = 3  # admitted to a compulsory centre
+    RELEASE = 4  # released from a compulsory centre
+    REFER = 5  # referred to the ward coordinator (and screened, brief intervention)
+    ASSESS = 6  # assessed with a treatment plan
+    SCREEN_ONLY = 7  # left the coordinator queue without an assessment
+    START_METHADONE = 8
+    START_RECOVERY = 9
+    START_RESIDENTIAL = 10
+    COMPLETE = 11  # completed recovery support or residential treatment
+    DROPOUT = 12  # left treatment early (methadone dropout, residential/recovery drop-out)
+    RELAPSE = 13  # first use after leaving a centre or treatment
+    DEATH = 14
+    MOVE = 15
+    LINKED = 16  # released person linked to services
+    REFUSED_VOLUNTARY = 17  # offered voluntary care instead of detention and refused
+
+
+N_EVENTS = len(Event)
+
+
+class Exit(IntEnum):
+    """How a person left a centre or treatment; starts the relapse clock."""
+
+    NONE = 0
+    RELEASE = 1  # release from compulsory detention
+    RESIDENTIAL = 2  # completed voluntary residential treatment
+    RECOVERY = 3  # completed a recovery support episode
+
+
+class Service(IntFlag):
+    """Services a person has ever used during the run (bit flags in one uint16 column)."""
+
+    REFERRED = 1
+    ASSESSED = 2
+    METHADONE = 4
+    HIV_TEST = 8
+    LEGAL = 16
+    MENTAL = 32
+    VOCATIONAL = 64
+    RECOVERY = 128
+    RESIDENTIAL = 256
+    ATS = 512
+    PEER = 1024
+    LINKED = 2048
+    DETAINED = 4096
+
+
+class Drug:
+    OPIOID = 0
+    METH = 1
