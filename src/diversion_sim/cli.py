@@ -38,20 +38,22 @@ def _options(group: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- preflight
-def _sweep_values(overrides: list[str]) -> list[list[str]]:
-    """Expand the command's sweep overrides (a,b / range(...)) into the list of job overrides."""
+def _is_hydra(key: str) -> bool:
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def _axes(overrides: list[str]) -> list[list[str]]:
+    """Each override as the list of its values (a sweep a,b / range(...) gives several)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
     axes = []
-    for o in parsed:
-        if o.key_or_group.startswith("hydra") or o.is_delete():
-            continue
+    for o in OverridesParser.create().parse_overrides(overrides):
         if o.is_sweep_override():
-            axes.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
+            prefix = o.input_line.split("=", 1)[0]
+            axes.append([f"{prefix}={v}" for v in o.sweep_string_iterator()])
         else:
             axes.append([o.input_line])
-    return [list(c) for c in itertools.product(*axes)] if axes else [[]]
+    return axes
 
 
 def preflight(argv: list[str]) -> int:
@@ -62,29 +64,25 @@ def preflight(argv: list[str]) -> int:
 
     register_schema()
     overrides = [a for a in argv if not a.startswith("-")]
+    task = [o for o in overrides if not _is_hydra(o.lstrip("+~").split("=", 1)[0])]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         try:
-            base = compose("config", overrides=[o for o in overrides
-                                                if not o.lstrip("+~").startswith("hydra")],
-                           return_hydra_config=True)
+            axes = _axes(task)
+            first = [a[0] for a in axes]
+            hydra_over = [o for o in overrides if o not in task]
+            base = compose("config", overrides=first + hydra_over, return_hydra_config=True)
         except HydraException as exc:
             raise ConfigError(_hydra_message(exc)) from None
-        sweep_params = OmegaConf.select(base, "hydra.sweeper.params") or {}
-        multirun = "-m" in argv or "--multirun" in argv or OmegaConf.select(
-            base, "hydra.mode") is not None and str(base.hydra.mode).endswith("MULTIRUN")
-        if any(o.startswith("hydra.mode=RUN") for o in overrides):
-            multirun = False
-        given = {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
-        extra = ([f"{k}={v}" for k, v in sweep_params.items() if k not in given]
-                 if multirun else [])
-        jobs = _sweep_values([o for o in overrides if not o.lstrip("+~").startswith("hydra")]
-                             + extra) if multirun else [[o for o in overrides
-                                                         if not o.lstrip("+~").startswith("hydra")]]
-        if multirun is False:
-            for o in jobs[0]:
-                if "," in o.split("=", 1)[-1] and "[" not in o:
-                    raise ConfigError(f"override '{o}' lists several values but this is a single "
-                                      "run (hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep")
+        mode = str(OmegaConf.select(base, "hydra.mode") or "RUN")
+        multirun = "-m" in argv or "--multirun" in argv or mode.endswith("MULTIRUN")
+        if multirun:
+            given = {o.lstrip("+~").split("=", 1)[0] for o in task}
+            params = OmegaConf.select(base, "hydra.sweeper.params") or {}
+            axes += _axes([f"{k}={v}" for k, v in params.items() if k not in given])
+        elif any(len(a) > 1 for a in axes):
+            raise ConfigError("an override lists several values (a,b) but this is a single run "
+                              "(hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep")
+        jobs = [list(c) for c in itertools.product(*axes)]
         for job in jobs:
             try:
                 cfg = compose("config", overrides=job)
