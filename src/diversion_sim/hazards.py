@@ -33,37 +33,34 @@ def piecewise_exponential(
 ) -> np.ndarray:
     """Waiting times for a hazard ``rate * mults[j]`` on segment j of time-since-reference.
 
+    The cumulative hazard is ``rate * G(x)`` with ``G`` piecewise linear in the time ``x`` since
+    the reference (slope ``mults[0]`` up to ``breaks[0]``, also for x < 0, ..., ``mults[-1]``
+    after the last break), so one exponential draw ``E`` gives the event time by inverting
+    ``G(since + t) = G(since) + E / rate`` (inverse-CDF; one draw per person).
+
     Args:
-        rate: base hazard per week, one per person.
+        rate: base hazard per week, one per person (0 = never).
         since: time already elapsed since the reference point (weeks), one per person.
         breaks: increasing segment ends (weeks since the reference), shape (B,).
-        mults: hazard multipliers, shape (B + 1,); the last applies after the last break.
+        mults: hazard multipliers >= 0, shape (B + 1,); the last applies after the last break.
 
     Returns:
         Time from now to the event (weeks); ``inf`` if it never happens.
     """
     e = rng.standard_exponential(rate.shape[0])
-    out = np.full(rate.shape[0], np.inf)
-    left = e.copy()
-    pos = since.astype(float).copy()
-    done = np.zeros(rate.shape[0], dtype=bool)
-    edges = np.append(breaks, np.inf)
-    for j, end in enumerate(edges):
-        h = rate * mults[j]
-        active = ~done & (pos < end)
-        if not active.any():
-            break
-        seg = np.clip(end - pos, 0.0, None)
-        with np.errstate(invalid="ignore"):
-            cap = np.where(h > 0, h * seg, 0.0)  # 0 * inf would be nan
-        hit = active & (left <= cap)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[hit] = (pos[hit] - since[hit]) + left[hit] / h[hit]
-        done |= hit
-        move = active & ~hit
-        left[move] -= cap[move]
-        pos[move] = end
-    return out
+    b = np.asarray(breaks, dtype=float)
+    m = np.asarray(mults, dtype=float)
+    gk = m[0] * b[0] + np.concatenate(([0.0], np.cumsum(m[1:-1] * np.diff(b))))  # G at breaks
+    x = np.asarray(since, dtype=float)
+    g_now = np.where(x <= b[0], m[0] * x,
+                     np.where(x <= b[-1], np.interp(x, b, gk), gk[-1] + m[-1] * (x - b[-1])))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = g_now + e / rate
+        t = np.where(y <= gk[0], y / m[0],
+                     np.where(y <= gk[-1], np.interp(y, gk, b), b[-1] + (y - gk[-1]) / m[-1]))
+    out = t - x
+    out[~np.isfinite(y) | ~np.isfinite(out)] = np.inf
+    return np.maximum(out, 0.0)
 
 
 def weibull(

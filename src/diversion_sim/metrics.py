@@ -20,22 +20,28 @@ class ColumnLog:
 
     def __init__(self, dtypes: dict[str, str], capacity: int = 1024) -> None:
         self._cols = {k: np.empty(capacity, dt) for k, dt in dtypes.items()}
+        self._cap = capacity
         self.n = 0
 
     def add(self, **cols: np.ndarray | int) -> None:
-        k = next(np.size(v) for v in cols.values() if np.ndim(v) > 0)
+        k = 0
+        for v in cols.values():
+            if isinstance(v, np.ndarray) and v.ndim:
+                k = v.shape[0]
+                break
         if k == 0:
             return
         need = self.n + k
-        cap = next(iter(self._cols.values())).shape[0]
-        if need > cap:
-            new = max(need, 2 * cap)
+        if need > self._cap:
+            new = max(need, 2 * self._cap)
             for name, arr in self._cols.items():
                 grown = np.empty(new, arr.dtype)
                 grown[: self.n] = arr[: self.n]
                 self._cols[name] = grown
+            self._cap = new
+        n, c = self.n, self._cols
         for name, v in cols.items():
-            self._cols[name][self.n : need] = v
+            c[name][n:need] = v
         self.n = need
 
     def column(self, name: str) -> np.ndarray:

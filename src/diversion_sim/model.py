@@ -41,6 +41,7 @@ PHASES = (
     (Event.ADMIT, events.on_admit),  # dossiers compiled in earlier weeks
     (Event.DETECT, policing.on_detect),  # police: this week's positive tests
 )
+PHASES = tuple((int(kind), handler) for kind, handler in PHASES)  # numpy compares ints faster
 
 
 @dataclass

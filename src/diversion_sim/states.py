@@ -84,3 +84,12 @@ class Service(IntFlag):
 class Drug:
     OPIOID = 0
     METH = 1
+
+
+def _codes(enum: type) -> type:
+    """A plain class holding ``enum``'s members as ints: attribute access on an Enum class costs
+    ~1-2 us on Python 3.11, on a plain class ~30 ns; the weekly step uses these."""
+    return type(f"{enum.__name__}Code", (), {m.name: int(m) for m in enum})
+
+
+StateCode, EventCode, ExitCode, ServiceCode = (_codes(e) for e in (State, Event, Exit, Service))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..hazards import grouped_rank
-from ..states import State
+from ..states import StateCode as State
 
 if TYPE_CHECKING:
     from ..model import DiversionModel

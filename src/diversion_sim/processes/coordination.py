@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..hazards import grouped_rank
-from ..states import Drug, Event, Service, State
+from ..states import Drug, EventCode as Event, ServiceCode as Service, StateCode as State
 from .transitions import enter, start_treatment
 
 if TYPE_CHECKING:

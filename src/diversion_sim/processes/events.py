@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import Drug, Event, Exit, Service, State
+from ..states import Drug, EventCode as Event, ExitCode as Exit, ServiceCode as Service, StateCode as State
 from . import centres
 from .schedule import mark
 from .transitions import close_episodes, enter, start_exit, start_treatment

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import Event, Service, State
+from ..states import EventCode as Event, ServiceCode as Service, StateCode as State
 from .schedule import mark
 from .transitions import enter, start_treatment
 

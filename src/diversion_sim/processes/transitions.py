@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import NEVER, Event, Exit, Service, State
+from ..states import NEVER, EventCode as Event, ExitCode as Exit, ServiceCode as Service, StateCode as State
 from . import centres
 from .schedule import mark
 
