@@ -56,6 +56,24 @@ def _axes(overrides: list[str]) -> list[list[str]]:
     return axes
 
 
+# Hydra's flags that take a value (the value is not an override)
+_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def _overrides(argv: list[str]) -> list[str]:
+    """The overrides in a command line, without Hydra's flags and their values."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a.startswith("-"):
+            skip = a in _VALUE_FLAGS
+        else:
+            out.append(a)
+    return out
+
+
 def preflight(argv: list[str]) -> int:
     """Compose and validate every job the command would run; return how many there are."""
     from hydra import compose, initialize_config_dir
@@ -63,7 +81,7 @@ def preflight(argv: list[str]) -> int:
     from omegaconf import OmegaConf
 
     register_schema()
-    overrides = [a for a in argv if not a.startswith("-")]
+    overrides = _overrides(argv)
     task = [o for o in overrides if not _is_hydra(o.lstrip("+~").split("=", 1)[0])]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         try:

@@ -84,7 +84,7 @@ class DiversionModel(mesa.Model):
             fam.rel_burden_treatment)
         self.burden_weights[State.DETAINED] = fam.rel_burden_detained
         self.metrics = Recorder(self.n_weeks, cfg.output.events)
-        self.pending: list[np.ndarray] = []  # people to (re)schedule at the end of the week
+        self.pending = np.zeros(self.pop.n, bool)  # marked to (re)schedule at the end of the week
 
         self._make_agents()
         self._initial_schedule()
@@ -96,28 +96,33 @@ class DiversionModel(mesa.Model):
         self.ward_police = [WardPolice(self, w) for w in range(self.wards.n)]
         self.coordinators = [Coordinator(self, w) for w in range(self.wards.n)]
         self.centres = [Centre(self, k, i) for k in CENTRE_KINDS for i in range(self.n_centres[k])]
-        self._people: dict[int, Person] = {}
-        self._families: dict[int, Family] = {}
-        if self.cfg.population.agents == "eager":
+        # row -> agent (None until made): a list costs 8 bytes a person, a dict ~50
+        self._people: list[Person | None] = [None] * n
+        self._families: list[Family | None] = [None] * n
+        mode = self.cfg.population.agents
+        if mode in ("eager", "persons"):
             for row in range(n):
                 self._people[row] = Person(self, row)
-            for row in np.flatnonzero(self.pop.has_family):
-                self._families[int(row)] = Family(self, int(row))
+        if mode == "eager":
+            for row in np.flatnonzero(self.pop.has_family).tolist():
+                self._families[row] = Family(self, row)
 
     def person(self, row: int) -> Person:
         """The Person agent of population row ``row`` (made on first access when lazy)."""
         row = int(row)
         if not 0 <= row < self.pop.n:
             raise IndexError(f"person row {row} out of range 0..{self.pop.n - 1}")
-        agent = self._people.get(row)
+        agent = self._people[row]
         if agent is None:
             agent = self._people[row] = Person(self, row)
         return agent
 
     def family(self, row: int) -> Family:
-        """The Family agent of person ``row`` (made on first access when lazy)."""
+        """The Family agent of person ``row`` (made on first access unless eager)."""
         row = int(row)
-        agent = self._families.get(row)
+        if not 0 <= row < self.pop.n:
+            raise IndexError(f"person row {row} out of range 0..{self.pop.n - 1}")
+        agent = self._families[row]
         if agent is None:
             if not self.pop.has_family[row]:
                 raise KeyError(f"person row {row} has no family")

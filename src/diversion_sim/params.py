@@ -26,7 +26,7 @@ from typing import Any
 from omegaconf import MISSING
 
 REGIMES = ("compulsory", "diversion")
-AGENT_MODES = ("eager", "lazy")
+AGENT_MODES = ("eager", "persons", "lazy")
 CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
 
 
@@ -68,7 +68,8 @@ class PopulationParams:
     share_init_abstinent: float = MISSING
     share_init_methadone: float = MISSING
     share_init_detained: float = MISSING
-    agents: str = MISSING  # "eager": all Person/Family agents at start; "lazy": on first access
+    agents: str = MISSING  # "eager": all Person and Family agents at start; "persons": all Person
+    # agents, Family agents on first access; "lazy": both on first access
     centres: CentresParams = field(default_factory=CentresParams)
 
 

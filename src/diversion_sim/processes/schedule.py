@@ -37,14 +37,17 @@ def mark(m: DiversionModel, idx: np.ndarray) -> None:
     """Queue ``idx`` for scheduling at the end of this week (their old event is cancelled)."""
     if idx.size:
         m.pop.next_week[idx] = NEVER
-        m.pending.append(idx)
+        m.pending[idx] = True
 
 
 def flush(m: DiversionModel) -> None:
-    """Schedule everyone marked this week, in one batch."""
-    if m.pending:
-        idx = np.unique(np.concatenate(m.pending))
-        m.pending.clear()
+    """Schedule everyone marked this week, in one batch (in row order).
+
+    A boolean mark column scanned once a week is cheaper than de-duplicating the marked rows
+    (``np.unique`` hashing cost a third of a national week)."""
+    idx = np.flatnonzero(m.pending)
+    if idx.size:
+        m.pending[idx] = False
         schedule(m, idx)
 
 
