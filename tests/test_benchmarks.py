@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import make_config
+
 from diversion_sim.agents import Family, Person
 from diversion_sim.model import DiversionModel
 

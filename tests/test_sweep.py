@@ -18,13 +18,15 @@ SMALL = ["replicates=2", "years=1", "scenario=compulsory,pilot_diversion", "popu
 KEY = ["scenario", "replicate", "week"]
 
 
-def sweep(tmp_path, name, *args, env=None):
+def sweep(tmp_path, name, *args, env=None, code=0):
     root = tmp_path / name
     cmd = [sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}",
            f"hydra.sweep.dir={root}", *SMALL, *args]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900,
                        env={**os.environ, **(env or {})})
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == code, r.stderr[-3000:]
+    if code:
+        return r
     return root
 
 
@@ -76,7 +78,11 @@ def test_resume_redoes_only_missing_runs(tmp_path, joblib_sweep):
     with pytest.raises(SweepError, match="replicate=0001"):
         aggregate(root, json.loads((root / "sweep.json").read_text())["expected"])
     time.sleep(0.01)
-    sweep(tmp_path, "s")  # the same command again, same sweep folder
+    before = {f: f.stat().st_mtime_ns for f in root.rglob("*")}
+    r = sweep(tmp_path, "s", code=1)  # the same folder again: refused unless asked to resume
+    assert "output.resume=true" in r.stderr and "Traceback" not in r.stderr
+    assert {f: f.stat().st_mtime_ns for f in root.rglob("*")} == before, "refused, yet wrote"
+    sweep(tmp_path, "s", "output.resume=true")  # finish it
     assert (kept / "meta.json").stat().st_mtime == stamp, "a complete run was redone"
     pd.testing.assert_frame_equal(weekly(joblib_sweep), weekly(root))
     pd.testing.assert_frame_equal(pd.read_csv(joblib_sweep / "summary.csv"),

@@ -33,6 +33,25 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"diversion_sim configs/ not found near {here}")
 
 
+def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """A validated :class:`~diversion_sim.params.Config` from overrides, exactly as the command
+    composes it; works inside another Hydra application too (its state is restored)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schema()
+    gh = GlobalHydra.instance()
+    saved = gh.hydra if gh.is_initialized() else None
+    gh.clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return to_config(compose("config", overrides=list(overrides)))
+    finally:
+        gh.clear()
+        if saved is not None:
+            gh.initialize(saved)
+
+
 def _options(group: str) -> list[str]:
     return sorted(p.stem for p in (config_dir() / group).glob("*.yaml") if not p.stem.startswith("_"))
 
@@ -111,11 +130,44 @@ def preflight(argv: list[str]) -> int:
 
 
 def _hydra_message(exc: Exception) -> str:
+    """One paragraph from a Hydra composition error: the key, the value and what is allowed."""
+    import re
+
+    cause = exc.__cause__
+    if cause is not None and getattr(cause, "full_key", None):
+        key, first = cause.full_key, str(cause).splitlines()[0]
+        m = re.match(r"Key '(.+)' not in '(\w+)'", first)
+        if m:
+            return _unknown_key_message(key)
+        return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
+                "declares (docs/parameters.md lists every key, its type and allowed values).")
     text = " ".join(str(exc).split())
     for group in ("scenario", "population", "params"):
         if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
             return (f"{text} -- valid {group} names: {', '.join(_options(group))}.")
     return f"{text} -- run 'diversion-sim --help' for the config groups and their options."
+
+
+def _unknown_key_message(key: str) -> str:
+    import dataclasses
+    import difflib
+
+    from . import params as P
+
+    node: type = P.Config
+    parts = key.split(".")
+    for part in parts[:-1]:
+        f = {x.name: x for x in dataclasses.fields(node)}.get(part)
+        t = f.type if f else None
+        t = getattr(P, t, None) if isinstance(t, str) else t
+        if t is None or not dataclasses.is_dataclass(t):
+            break
+        node = t
+    known = sorted(x.name for x in dataclasses.fields(node))
+    close = difflib.get_close_matches(parts[-1], known, n=1)
+    hint = f" Did you mean '{'.'.join(parts[:-1] + [close[0]])}'?" if close else ""
+    return (f"config key '{key}' is not allowed: there is no such key; valid keys here are "
+            f"{known}.{hint}")
 
 
 # ----------------------------------------------------------------------------- the job
@@ -161,6 +213,8 @@ def _task(cfg: Any) -> None:
     log.info("running %s x %d replicates on %s (%d people) -> %s", conf.scenario.name,
              conf.replicates, conf.population.name, sum(conf.population.n_people_by_district), root)
     try:
+        if hc.mode != RunMode.MULTIRUN and not conf.output.resume:
+            refuse_used_folder(root)
         run_replicates(conf, root)
         if hc.mode != RunMode.MULTIRUN:
             _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete)
@@ -193,14 +247,36 @@ except ImportError:  # pragma: no cover
     _Callback = object
 
 
+def refuse_used_folder(root: Path) -> None:
+    """Stop unless ``root`` is new: a finished or unfinished sweep is only touched on request."""
+    from .sweep import SweepError, check_runs
+
+    root = Path(root)
+    if not (root / "sweep.json").is_file() and not (root / "runs").is_dir():
+        return
+    good, _ = check_runs(root)
+    state = "a finished sweep" if (root / "summary.csv").is_file() else "an unfinished sweep"
+    raise SweepError(f"the output folder {root} already holds {state} ({len(good)} complete runs); "
+                     "nothing was written. Pass output.resume=true to finish or redo it (complete "
+                     "runs of the same configuration are kept), or choose a new folder "
+                     "(hydra.sweep.dir=... / hydra.run.dir=..., or leave it to the default timestamp).")
+
+
 class SweepCallback(_Callback):
     """Hydra callback: record the sweep's plan at start, aggregate and summarise at the end."""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         root = Path(config.hydra.sweep.dir)
+        try:
+            if not config.output.resume:
+                refuse_used_folder(root)
+        except Exception as exc:
+            _exit_with(exc)
         root.mkdir(parents=True, exist_ok=True)
         plan = {"expected": _expected(config)}
-        (root / "sweep.json").write_text(json.dumps(plan, indent=1))
+        tmp = root / f".sweep.json.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(plan, indent=1))
+        os.replace(tmp, root / "sweep.json")
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         root = Path(config.hydra.sweep.dir)
@@ -210,6 +286,34 @@ class SweepCallback(_Callback):
             _finish(root, plan["expected"], bool(config.output.allow_incomplete))
         except Exception as exc:
             _exit_with(exc)
+
+
+def summary_main(argv: list[str] | None = None) -> None:
+    """``diversion-sim-summary FOLDER``: (re)build the tables and summary of a sweep folder."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="diversion-sim-summary", description=summary_main.__doc__)
+    ap.add_argument("folder", type=Path, help="a sweep folder (outputs/sweeps/<timestamp>)")
+    ap.add_argument("--allow-incomplete", action="store_true",
+                    help="summarise the complete runs even if some are missing or damaged")
+    a = ap.parse_args(argv)
+    try:
+        from .sweep import SweepError
+
+        root = a.folder.resolve()
+        if not root.is_dir():
+            raise SweepError(f"{a.folder} is not a folder; give a sweep folder such as "
+                             "outputs/sweeps/<timestamp>")
+        expected = None
+        if (root / "sweep.json").is_file():
+            try:
+                expected = json.loads((root / "sweep.json").read_text())["expected"]
+            except (ValueError, KeyError, TypeError):
+                raise SweepError(f"{root / 'sweep.json'} is damaged (not the plan a sweep writes); "
+                                 "delete it to summarise whatever complete runs are there") from None
+        _finish(root, expected or {}, a.allow_incomplete)
+    except Exception as exc:
+        _exit_with(exc)
 
 
 def main() -> None:

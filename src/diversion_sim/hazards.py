@@ -20,7 +20,7 @@ def per_week(rate_per_100py: float) -> float:
 def exponential(rng: np.random.Generator, rate: np.ndarray | float, n: int) -> np.ndarray:
     """Waiting times for constant hazards ``rate`` (per week); ``inf`` where the rate is 0."""
     e = rng.standard_exponential(n)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # rate 0 (or denormal) -> never
         return e / rate
 
 
@@ -54,7 +54,7 @@ def piecewise_exponential(
     x = np.asarray(since, dtype=float)
     g_now = np.where(x <= b[0], m[0] * x,
                      np.where(x <= b[-1], np.interp(x, b, gk), gk[-1] + m[-1] * (x - b[-1])))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         y = g_now + e / rate
         t = np.where(y <= gk[0], y / m[0],
                      np.where(y <= gk[-1], np.interp(y, gk, b), b[-1] + (y - gk[-1]) / m[-1]))

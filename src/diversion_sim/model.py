@@ -63,6 +63,10 @@ class DiversionModel(mesa.Model):
     """
 
     def __init__(self, cfg: Config, replicate: int = 0) -> None:
+        if cfg.params.posterior_file:  # params=posterior: this replicate's posterior draw
+            from .calibration import posterior_draw, with_values
+
+            cfg = with_values(cfg, posterior_draw(cfg, replicate))
         seeds = np.random.SeedSequence([int(cfg.seed), int(replicate)]).spawn(len(STREAMS) + 1)
         super().__init__(rng=int(seeds[0].generate_state(1)[0]))
         self.cfg = cfg

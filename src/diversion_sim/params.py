@@ -19,6 +19,7 @@ prefix                meaning                                      allowed
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
@@ -168,6 +169,9 @@ class ModelParams:
     movement: MovementParams = field(default_factory=MovementParams)
     detention: DetentionParams = field(default_factory=DetentionParams)
     family: FamilyParams = field(default_factory=FamilyParams)
+    # CSV of posterior draws (one column per dotted key); replicate r uses row r mod n. null: the
+    # point values above. Relative paths are relative to configs/ (params=posterior sets it).
+    posterior_file: str | None = MISSING
 
 
 @dataclass
@@ -194,6 +198,7 @@ class OutputParams:
     dir: str = MISSING
     events: bool = MISSING  # write the event table (large at national scale)
     allow_incomplete: bool = MISSING  # summarise a sweep even if some runs are missing/damaged
+    resume: bool = MISSING  # write into a folder that already holds runs (finish/redo a sweep)
 
 
 @dataclass
@@ -217,8 +222,17 @@ def register_schema() -> None:
 # --------------------------------------------------------------------------- validation
 
 
+def _show(v: Any) -> Any:
+    """Values as the user wrote them: 104.0 -> 104 (YAML/CLI give floats for float fields)."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, (list, tuple)):
+        return [_show(x) for x in v]
+    return v
+
+
 def _fail(key: str, value: Any, allowed: str, hint: str = "") -> None:
-    msg = f"config key '{key}' = {value!r} is not allowed: {allowed}."
+    msg = f"config key '{key}' = {_show(value)!r} is not allowed: {allowed}."
     if hint:
         msg += f" {hint}"
     raise ConfigError(msg)
@@ -230,7 +244,7 @@ def _is_number(v: Any) -> bool:
 
 def _check_scalar(key: str, name: str, v: Any) -> None:
     if v is None:
-        if name == "n_capacity":
+        if name in ("n_capacity", "posterior_file"):
             return
         _fail(key, v, "a value is required")
     if isinstance(v, (str, bool)):
@@ -270,7 +284,7 @@ def _walk(node: Any, prefix: str) -> None:
                     _fail(key, v, "a range must be [min, max]")
                 if v[0] > v[1]:
                     _fail(key, v, "a range must be ordered [min, max] with min <= max",
-                          f"Did you mean {[v[1], v[0]]}?")
+                          f"Did you mean {_show([v[1], v[0]])}?")
         else:
             _check_scalar(key, f.name, v)
 
@@ -315,10 +329,11 @@ def validate(cfg: Config) -> Config:
     if abs(sum(probs) - 1.0) > 1e-6:
         _fail("params.treatment.p_recovery_options", probs, "the probabilities must sum to 1")
     c = par.coordination
-    plan = c.p_plan_methadone + c.p_plan_recovery + c.p_plan_residential
+    plan = c.p_plan_recovery + c.p_plan_residential
     if plan > 1.0 + 1e-9:
-        _fail("params.coordination.p_plan_*", plan,
-              "p_plan_methadone + p_plan_recovery + p_plan_residential must be <= 1")
+        _fail("params.coordination.p_plan_recovery", c.p_plan_recovery,
+              f"p_plan_recovery + p_plan_residential (= {plan:.3g}) must be <= 1: both are shares "
+              "of the clients not sent to methadone/ATS treatment")
     if sc.regime == "diversion" and sc.n_coordinators_per_ward <= 0:
         _fail("scenario.n_coordinators_per_ward", sc.n_coordinators_per_ward,
               "the diversion regime refers people to coordinators, so it needs > 0 per ward")
@@ -329,11 +344,33 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def _reject_unknown(node: Any, schema: type, prefix: str) -> None:
+    """Fail on any key of ``node`` (a mapping) that the dataclass ``schema`` does not declare."""
+    from collections.abc import Mapping
+
+    if not isinstance(node, Mapping):
+        return
+    known = {f.name: f for f in fields(schema)}
+    for key in node:
+        if key == "hydra" and not prefix:
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+            raise ConfigError(f"config key '{prefix}{key}' is not allowed: there is no such key; "
+                              f"valid keys here are {sorted(known)}.{hint}")
+        sub = known[key].type
+        sub = globals().get(sub, sub) if isinstance(sub, str) else sub
+        if is_dataclass(sub):
+            _reject_unknown(node[key], sub, f"{prefix}{key}.")
+
+
 def to_config(cfg: Any) -> Config:
     """Turn a composed DictConfig into a validated :class:`Config`, with clear errors."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    _reject_unknown(cfg, Config, "")  # `+key=value` bypasses the schema (STACK.md): check here
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
         obj = OmegaConf.to_object(merged)

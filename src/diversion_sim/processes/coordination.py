@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..hazards import grouped_rank
-from ..states import Drug, EventCode as Event, ServiceCode as Service, StateCode as State
+from ..states import Drug
+from ..states import EventCode as Event
+from ..states import ServiceCode as Service
+from ..states import StateCode as State
 from .transitions import enter, start_treatment
 
 if TYPE_CHECKING:
@@ -72,8 +75,8 @@ def assess(m: DiversionModel, idx: np.ndarray) -> None:
     a = cp.p_plan_ats if sc.ats_treatment else 0.0
     p_main = np.where(opioid, cp.p_plan_methadone, a)
     rest = 1.0 - p_main
-    p_rec = rest * cp.p_plan_recovery / max(1.0 - cp.p_plan_methadone, 1e-12)
-    p_res = rest * cp.p_plan_residential / max(1.0 - cp.p_plan_methadone, 1e-12)
+    p_rec = rest * cp.p_plan_recovery  # shares of those not sent to the primary treatment
+    p_res = rest * cp.p_plan_residential
     x = u[-1]
     main = x < p_main
     rec = ~main & (x < p_main + p_rec)

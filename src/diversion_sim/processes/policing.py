@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import EventCode as Event, ServiceCode as Service, StateCode as State
+from ..states import EventCode as Event
+from ..states import ServiceCode as Service
+from ..states import StateCode as State
 from .schedule import mark
 from .transitions import enter, start_treatment
 

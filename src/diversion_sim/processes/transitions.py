@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import NEVER, EventCode as Event, ExitCode as Exit, ServiceCode as Service, StateCode as State
+from ..states import NEVER
+from ..states import EventCode as Event
+from ..states import ExitCode as Exit
+from ..states import ServiceCode as Service
+from ..states import StateCode as State
 from . import centres
 from .schedule import mark
 
