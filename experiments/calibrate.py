@@ -5,9 +5,11 @@
     python experiments/calibrate.py abc.population_size=40 abc.max_generations=2   # small
     python experiments/calibrate.py resume=true install=true   # write the posterior into configs/
 
-Writes ``abc.db`` (every generation, pyabc), ``posterior.csv`` (weighted particles),
-``posterior_draws.csv`` (equally weighted draws), ``posterior_summary.csv`` (5/50/95% per key)
-and ``calibration.yaml`` (the configuration it came from). ``install=true`` copies the draws to
+Runs the stages in ``stages`` (the relapse/retention cohorts, then the pilot cascade); each stage
+writes ``<stage>/abc.db`` (every generation, pyabc) and ``<stage>/posterior.csv`` (weighted
+particles). The top folder gets ``posterior.csv`` / ``posterior_draws.csv`` (equally weighted
+joint draws), ``posterior_summary.csv`` (5/50/95% per key) and ``calibration.yaml`` (the
+configuration it came from). ``install=true`` copies the draws to
 ``configs/calibration/pilot_posterior.csv`` (used by ``params=posterior``) and sets the calibrated
 defaults in ``configs/params/default.yaml`` (and scenario files) to the posterior medians.
 """
@@ -40,12 +42,13 @@ def main(cfg: DictConfig) -> None:
         model_cfg = compose_config(list(cfg.model) + [f"seed={cfg.seed}"])
         targets = OmegaConf.to_container(cfg.targets, resolve=True)
         priors = OmegaConf.to_container(cfg.priors, resolve=True)
-        post = cal.run_abc(model_cfg, targets, priors, out,
-                           population_size=int(cfg.abc.population_size),
-                           max_generations=int(cfg.abc.max_generations),
-                           min_epsilon=float(cfg.abc.min_epsilon),
-                           max_simulations=int(cfg.abc.max_simulations),
-                           n_procs=int(cfg.abc.n_procs), resume=bool(cfg.resume), seed=int(cfg.seed))
+        stages = OmegaConf.to_container(cfg.stages, resolve=True)
+        post = cal.run_stages(model_cfg, targets, priors, stages, out, n_draws=int(cfg.n_draws),
+                              seed=int(cfg.seed), population_size=int(cfg.abc.population_size),
+                              max_generations=int(cfg.abc.max_generations),
+                              min_epsilon=float(cfg.abc.min_epsilon),
+                              max_simulations=int(cfg.abc.max_simulations),
+                              n_procs=int(cfg.abc.n_procs), resume=bool(cfg.resume))
     except ConfigError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -49,3 +49,14 @@ def test_every_parameter_value_cites_a_source():
 def test_bad_values_name_the_key(override, key):
     with pytest.raises(ConfigError, match=re.escape(key)):
         make_config(override)
+
+
+def test_parameter_docs_match_configs():
+    """docs/parameters.md is generated from configs/ (python -m diversion_sim.docs)."""
+    from diversion_sim.docs import docs_path, render
+
+    assert docs_path().read_text() == render(), "run: python -m diversion_sim.docs"
+    text = render()
+    for key in ("params.police.rate_detect", "params.relapse.shape_relapse", "population.p_opioid",
+                "scenario.regime", "cascade.observed.referred"):
+        assert f"`{key}`" in text, key

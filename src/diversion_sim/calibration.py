@@ -30,9 +30,23 @@ from .states import Event, Service
 # ----------------------------------------------------------------------------- parameters
 
 
+INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone",
+               "share_init_detained")
+
+
 def with_values(cfg: Config, values: dict[str, float]) -> Config:
-    """A validated copy of ``cfg`` with dotted keys (``params.police.rate_detect``) set."""
+    """A validated copy of ``cfg`` with dotted keys (``params.police.rate_detect``) set.
+
+    Setting ``population.share_init_using`` rescales the other initial-state shares in proportion,
+    so the four still sum to 1 (the calibration treats the unknown state split this way).
+    """
     out = copy.deepcopy(cfg)
+    if "population.share_init_using" in values:
+        pop = out.population
+        u = float(values["population.share_init_using"])
+        rest = sum(getattr(pop, k) for k in INIT_SHARES[1:])
+        for k in INIT_SHARES[1:]:
+            setattr(pop, k, (1.0 - u) * getattr(pop, k) / rest if rest > 0 else (1.0 - u) / 3)
     for key, value in values.items():
         node, parts = out, key.split(".")
         for part in parts[:-1]:
@@ -152,35 +166,43 @@ def simulation_seed(base_seed: int, values: dict[str, float], salt: int = 0) -> 
     return np.random.SeedSequence([int(base_seed), h, int(salt)])
 
 
-def simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], salt: int = 0
-             ) -> dict[str, float]:
-    """All summary statistics for one parameter vector: one pilot run and the cohorts."""
+PARTS = ("cascade", "cohorts")
+
+
+def simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], salt: int = 0,
+             parts: tuple[str, ...] = PARTS) -> dict[str, float]:
+    """Summary statistics for one parameter vector: the pilot cascade (one run of the model)
+    and/or the published cohorts (the model's own relapse and dropout samplers)."""
     from .model import DiversionModel
     from .states import State
 
     c = with_values(cfg, values)
     ss = simulation_seed(c.seed, values, salt)
     run_seed, cohort_seed = ss.spawn(2)
-    c.seed = int(run_seed.generate_state(1)[0])
-    m = DiversionModel(c, 0)
-    while m.running and m.week < m.n_weeks:
-        m.step()
-    gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
-    stats = pilot_cascade(m.metrics.events_frame(), m.pop.services, gone)
-    stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), cohorts))
+    stats: dict[str, float] = {}
+    if "cascade" in parts:
+        c.seed = int(run_seed.generate_state(1)[0])
+        m = DiversionModel(c, 0)
+        while m.running and m.week < m.n_weeks:
+            m.step()
+        gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
+        stats.update(pilot_cascade(m.metrics.events_frame(), m.pop.services, gone))
+    if "cohorts" in parts:
+        stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), cohorts))
     return stats
 
 
 # ----------------------------------------------------------------------------- ABC-SMC
-def observed_statistics(targets: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+def observed_statistics(targets: dict[str, Any], parts: tuple[str, ...] = PARTS
+                        ) -> tuple[dict[str, float], dict[str, float]]:
     """Observed summary statistics and their binomial standard deviations (distance scales)."""
     obs, sd = {}, {}
     cas = targets["cascade"]
-    for k, v in cas["observed"].items():
+    for k, v in (cas["observed"].items() if "cascade" in parts else []):
         n = float(cas["denominators"][k])
         p = min(max(v / n, 0.02), 0.98)
         obs[k], sd[k] = float(v), float(np.sqrt(n * p * (1 - p)))
-    for name, c in targets["cohorts"].items():
+    for name, c in (targets["cohorts"].items() if "cohorts" in parts else []):
         label = "dropout" if name == "methadone" else "free"
         for w, v in zip(c["weeks"], c["observed"]):
             key = f"{name}_{label}_{int(w)}w"
@@ -192,19 +214,33 @@ def observed_statistics(targets: dict[str, Any]) -> tuple[dict[str, float], dict
 class Simulator:
     """The model as pyabc sees it: parameter dict in, summary statistics out (picklable)."""
 
-    def __init__(self, cfg: Config, targets: dict[str, Any], salt: int = 0) -> None:
+    def __init__(self, cfg: Config, targets: dict[str, Any], salt: int = 0,
+                 parts: tuple[str, ...] = PARTS, fixed: dict[str, float] | None = None) -> None:
         self.cfg, self.targets, self.salt = cfg, targets, salt
+        self.parts, self.fixed = tuple(parts), dict(fixed or {})
 
     def __call__(self, pars: dict[str, float]) -> dict[str, float]:
-        values = {k: float(pars[k]) for k in pars}
+        values = {**self.fixed, **natural_scale({k: float(pars[k]) for k in pars})}
         try:
-            return simulate(self.cfg, values, self.targets["cohorts"], self.salt)
-        except ConfigError:  # outside the joint domain (e.g. plan shares summing above 1): reject
-            return {k: 1e12 for k in observed_statistics(self.targets)[0]}
+            return simulate(self.cfg, values, self.targets["cohorts"], self.salt, self.parts)
+        except ConfigError:  # outside the joint domain: reject
+            return {k: 1e12 for k in observed_statistics(self.targets, self.parts)[0]}
+
+
+LOG = "log10:"  # a log-uniform prior is sampled (and perturbed) on the log10 scale
+
+
+def natural_scale(values: dict[str, float]) -> dict[str, float]:
+    """Parameter values on the model's scale (``log10:key`` -> ``key``)."""
+    return {(k[len(LOG):] if k.startswith(LOG) else k): (10.0 ** v if k.startswith(LOG) else v)
+            for k, v in values.items()}
 
 
 def prior_distribution(priors: dict[str, dict[str, Any]]):
-    """pyabc prior from ``{key: {dist: uniform|loguniform, low, high}}``."""
+    """pyabc prior from ``{key: {dist: uniform|loguniform, low, high}}``.
+
+    Log-uniform priors become uniform priors on ``log10:key``: the SMC kernels then perturb on
+    the log scale, which avoids the weight degeneracy of a 1/x density over decades."""
     import pyabc
 
     rvs = {}
@@ -219,7 +255,7 @@ def prior_distribution(priors: dict[str, dict[str, Any]]):
             if lo <= 0:
                 raise ConfigError(f"config key 'priors.{key}.low' = {lo} is not allowed: a "
                                   "log-uniform prior needs low > 0.")
-            rvs[key] = pyabc.RV("loguniform", lo, hi)
+            rvs[LOG + key] = pyabc.RV("uniform", np.log10(lo), np.log10(hi) - np.log10(lo))
         else:
             raise ConfigError(f"config key 'priors.{key}.dist' = {spec['dist']!r} is not allowed: "
                               "one of ['uniform', 'loguniform'].")
@@ -229,9 +265,13 @@ def prior_distribution(priors: dict[str, dict[str, Any]]):
 def run_abc(cfg: Config, targets: dict[str, Any], priors: dict[str, dict[str, Any]],
             out_dir: Path, *, population_size: int, max_generations: int,
             min_epsilon: float = 0.0, max_simulations: int = 10**6, n_procs: int = 0,
-            resume: bool = False, seed: int = 0) -> pd.DataFrame:
+            resume: bool = False, seed: int = 0, parts: tuple[str, ...] = PARTS,
+            fixed: dict[str, float] | None = None) -> pd.DataFrame:
     """Run (or resume) ABC-SMC; store every generation in ``out_dir/abc.db``; return the final
-    weighted posterior (one column per key, ``_weight``)."""
+    weighted posterior (one column per key, ``_weight``).
+
+    ``parts`` chooses the statistics (``cascade``, ``cohorts``); ``fixed`` holds values of other
+    parameters kept constant in this run (e.g. an earlier stage's posterior medians)."""
     import os
 
     import pyabc
@@ -240,13 +280,14 @@ def run_abc(cfg: Config, targets: dict[str, Any], priors: dict[str, dict[str, An
     out_dir.mkdir(parents=True, exist_ok=True)
     db_path = out_dir / "abc.db"
     db = f"sqlite:///{db_path.resolve()}"
-    obs, sd = observed_statistics(targets)
+    obs, sd = observed_statistics(targets, parts)
     distance = pyabc.PNormDistance(p=2, fixed_weights={k: 1.0 / sd[k] for k in obs})
     procs = n_procs or os.cpu_count() or 1
     sampler = (pyabc.sampler.SingleCoreSampler() if procs == 1
                else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=procs))
     np.random.seed(seed % 2**32)  # pyabc draws proposals from numpy's global generator
-    abc = pyabc.ABCSMC(Simulator(cfg, targets), prior_distribution(priors), distance,
+    abc = pyabc.ABCSMC(Simulator(cfg, targets, parts=parts, fixed=fixed),
+                       prior_distribution(priors), distance,
                        population_size=population_size, sampler=sampler)
     if db_path.exists():
         if not resume:
@@ -264,18 +305,49 @@ def run_abc(cfg: Config, targets: dict[str, Any], priors: dict[str, dict[str, An
                           max_total_nr_simulations=max_simulations)
     df, w = history.get_distribution(m=0, t=history.max_t)
     out = df.reset_index(drop=True)
+    for c in list(out.columns):
+        if c.startswith(LOG):
+            out[c[len(LOG):]] = 10.0 ** out.pop(c)
+    out = out[sorted(out.columns)]
     out["_weight"] = np.asarray(w) / np.sum(w)
     return out
 
 
 def equal_weight_draws(posterior: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` equally weighted draws (systematic resampling of the weighted particles)."""
+    """``n`` equally weighted draws (systematic resampling of the weighted particles), in a
+    random order (so draws of separate stages can be paired without artificial correlation)."""
     w = posterior["_weight"].to_numpy()
     rng = np.random.default_rng(seed)
     u = (rng.random() + np.arange(n)) / n
-    idx = np.minimum(np.searchsorted(np.cumsum(w), u), len(w) - 1)
+    idx = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), u), len(w) - 1)
     cols = [c for c in posterior.columns if not c.startswith("_")]
-    return posterior.iloc[idx][cols].reset_index(drop=True)
+    return posterior.iloc[rng.permutation(idx)][cols].reset_index(drop=True)
+
+
+def run_stages(cfg: Config, targets: dict[str, Any], priors: dict[str, dict[str, Any]],
+               stages: list[dict[str, Any]], out_dir: Path, *, n_draws: int, seed: int,
+               **abc_kw: Any) -> pd.DataFrame:
+    """Calibrate in stages (blocks of parameters informed by separate statistics, e.g. the cohort
+    curves, then the pilot cascade); each later stage holds earlier stages' parameters at their
+    posterior medians. Returns equally weighted joint draws (stage draws paired at random,
+    i.e. blocks treated as independent a posteriori), with ``_weight``."""
+    out_dir = Path(out_dir)
+    fixed: dict[str, float] = {}
+    joint = []
+    for i, st in enumerate(stages):
+        keys = list(st["priors"])
+        missing = [k for k in keys if k not in priors]
+        if missing:
+            raise ConfigError(f"config key 'stages[{i}].priors' = {missing} is not allowed: every "
+                              f"key needs a prior in 'priors' (have {sorted(priors)}).")
+        post = run_abc(cfg, targets, {k: priors[k] for k in keys}, out_dir / st["name"],
+                       parts=tuple(st["parts"]), fixed=dict(fixed), seed=seed + i, **abc_kw)
+        post.to_csv(out_dir / st["name"] / "posterior.csv", index=False)
+        fixed.update(weighted_quantiles(post).set_index("key")["q50"].to_dict())
+        joint.append(equal_weight_draws(post, n_draws, seed + 100 + i))
+    draws = pd.concat(joint, axis=1)
+    draws["_weight"] = 1.0 / len(draws)
+    return draws
 
 
 def weighted_quantiles(posterior: pd.DataFrame, qs=(0.05, 0.5, 0.95)) -> pd.DataFrame:
@@ -321,31 +393,119 @@ def install_posterior(out: Path, configs: Path) -> list[str]:
     shutil.copyfile(out / "posterior_draws.csv", configs / "calibration" / f"{name}_posterior.csv")
     summary = pd.read_csv(out / "posterior_summary.csv").set_index("key")
     stamp = datetime.date.today().isoformat()
+    medians = {k: float(f"{v:.4g}") for k, v in summary["q50"].items()}
+    notes = {k: f"posterior median, 90% [{r['q05']:.3g}, {r['q95']:.3g}]" for k, r in summary.iterrows()}
+    if "population.share_init_using" in medians:  # the other shares rescale (see with_values)
+        pop = yaml.safe_load((configs / "population" / "pilot_districts.yaml").read_text())
+        u = medians["population.share_init_using"]
+        rest = sum(pop[k] for k in INIT_SHARES[1:])
+        for k in INIT_SHARES[1:]:
+            medians[f"population.{k}"] = float(f"{(1 - u) * pop[k] / rest:.4g}")
+            notes[f"population.{k}"] = "rescaled with share_init_using"
+        last = INIT_SHARES[-1]  # keep the sum exactly 1 after rounding
+        others = sum(medians[f"population.{k}"] for k in INIT_SHARES[:-1])
+        medians[f"population.{last}"] = float(f"{1 - others:.4g}")
     changed = []
-    for key, row in summary.iterrows():
+    for key, val in medians.items():
         parts = key.split(".")
         if parts[0] == "params":
             path, leaf, section = configs / "params" / "default.yaml", parts[-1], parts[1]
         elif parts[0] == "scenario":
             path, leaf, section = configs / "config.yaml", parts[-1], "scenario"
+        elif parts[0] == "population":
+            path, leaf, section = configs / "population" / "pilot_districts.yaml", parts[-1], None
         else:
             continue
         text = path.read_text().splitlines()
-        in_section = False
+        in_section = section is None
         for i, line in enumerate(text):
-            if re.match(rf"^{section}:\s*(#.*)?$", line):
+            if section is not None and re.match(rf"^{section}:\s*(#.*)?$", line):
                 in_section = True
                 continue
-            if in_section and re.match(r"^\S", line):
+            if section is not None and in_section and re.match(r"^\S", line):
                 in_section = False
-            m = re.match(rf"^(\s+){leaf}:\s*([^#\s]+)(\s*)#?\s?(.*)$", line)
+            indent = r"(\s+)" if section is not None else r"()"
+            m = re.match(rf"^{indent}{leaf}:\s*([^#\s]+)(\s*)#?\s?(.*)$", line)
             if in_section and m:
                 old_comment = re.sub(r"^calibrated \([^)]*\)[^;]*; ", "", m.group(4))
-                val = float(f"{row['q50']:.4g}")
-                comment = (f"calibrated ({name} ABC-SMC {stamp}: posterior median, 90% "
-                           f"[{row['q05']:.3g}, {row['q95']:.3g}]); {old_comment}")
+                comment = f"calibrated ({name} ABC-SMC {stamp}: {notes[key]}); {old_comment}"
                 text[i] = f"{m.group(1)}{leaf}: {val:<10g}{m.group(3) or ' '}# {comment}"
                 changed.append(f"{path.name}: {text[i].strip()}")
                 break
         path.write_text("\n".join(text) + "\n")
     return changed
+
+
+# ----------------------------------------------------------------------------- pilot replication
+CASCADE_LABELS = {"referred": "referred by police", "assessed": "assessed, treatment plan",
+                  "methadone": "sent to methadone", "recovery": "recovery support",
+                  "hiv": "HIV testing referral", "legal": "legal aid", "left": "left the pilot"}
+
+
+def load_draws(path: str) -> pd.DataFrame:
+    p = Path(path)
+    if not p.is_absolute():
+        from .cli import config_dir
+
+        p = config_dir() / p
+    if not p.is_file():
+        raise ConfigError(f"config key 'posterior' = {path!r} is not allowed: no such file. Run "
+                          "experiments/calibrate.py (install=true puts the draws in configs/).")
+    return _read_draws(str(p)).copy()
+
+
+def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n_sims: int,
+                    seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Posterior-predictive simulations of every target; returns (fit table, simulations, draws)."""
+    from .cli import compose_config
+    from .model import DiversionModel
+    from .states import State
+
+    draws = load_draws(posterior)
+    cfg = compose_config(list(model) + [f"seed={seed}"])
+    rows, checks = [], []
+    for i in range(int(n_sims)):
+        values = draws.iloc[i % len(draws)].to_dict()
+        c = with_values(cfg, values)
+        ss = simulation_seed(seed, values, salt=i + 1)
+        run_seed, cohort_seed = ss.spawn(2)
+        c.seed = int(run_seed.generate_state(1)[0])
+        m = DiversionModel(c, 0)
+        while m.running and m.week < m.n_weeks:
+            m.step()
+        gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
+        ev = m.metrics.events_frame()
+        stats = pilot_cascade(ev, m.pop.services, gone)
+        stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), targets["cohorts"]))
+        rows.append(stats)
+        referred = np.unique(ev.loc[ev["kind"] == "refer", "person"].to_numpy())
+        prior = m.pop.n_detentions[referred] if referred.size else np.zeros(1)
+        rp = c.params.relapse
+        from math import gamma
+
+        checks.append({
+            "share_prior_detention": float(np.mean(prior > 0)),
+            "mean_prior_detentions": float(prior[prior > 0].mean()) if np.any(prior > 0) else np.nan,
+            "share_relapsed_first_year": 1.0 - stats["release_free_52w"],
+            "mean_abstinence_years": rp.scale_relapse * gamma(1 + 1 / rp.shape_relapse) / 52.0,
+        })
+    sims = pd.DataFrame(rows)
+    obs, _ = observed_statistics(targets)
+    cas = targets["cascade"]["observed"]
+    fit = []
+    for k, v in obs.items():
+        s = sims[k]
+        lo, hi = float(s.quantile(0.05)), float(s.quantile(0.95))
+        fit.append({"target": k, "label": CASCADE_LABELS.get(k, k.replace("_", " ")),
+                    "kind": "pilot cascade (people)" if k in cas else "cohort share",
+                    "observed": v, "simulated_mean": float(s.mean()), "q05": lo, "q95": hi,
+                    "inside": "yes" if lo <= v <= hi else "no", "fitted": "yes"})
+    ch = pd.DataFrame(checks)
+    for k, v in targets["checks"].items():
+        s = ch[k].dropna()
+        lo, hi = float(s.quantile(0.05)), float(s.quantile(0.95))
+        ok = (lo > v) if k == "share_relapsed_first_year" else (lo <= v <= hi)
+        fit.append({"target": k, "label": k.replace("_", " "), "kind": "check (not fitted)",
+                    "observed": v, "simulated_mean": float(s.mean()), "q05": lo, "q95": hi,
+                    "inside": "yes" if ok else "no", "fitted": "no"})
+    return pd.DataFrame(fit), pd.concat([sims, ch], axis=1), draws

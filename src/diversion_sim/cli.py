@@ -217,7 +217,8 @@ def _task(cfg: Any) -> None:
             refuse_used_folder(root)
         run_replicates(conf, root)
         if hc.mode != RunMode.MULTIRUN:
-            _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete)
+            _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete,
+                    conf.output.report)
     except Exception as exc:  # Hydra would print a traceback: one paragraph instead
         _exit_with(exc)
 
@@ -233,12 +234,16 @@ def _exit_with(exc: BaseException) -> None:
     sys.exit(1)
 
 
-def _finish(root: Path, expected: dict[str, int], allow_incomplete: bool) -> None:
+def _finish(root: Path, expected: dict[str, int], allow_incomplete: bool, report: bool = False) -> None:
     from .sweep import aggregate, format_summary
 
     summary = aggregate(root, expected, allow_incomplete=allow_incomplete)
     print(f"\nSummary over replicates (mean [5%, 95%]); tables in {root}:", file=sys.stderr)
     print(format_summary(summary, order=list(expected)))
+    if report:
+        from .report import write_report
+
+        print(f"Report for planners: {write_report(root)}", file=sys.stderr)
 
 
 try:  # Hydra's base class provides the job-level hooks we do not use
@@ -283,7 +288,8 @@ class SweepCallback(_Callback):
         root = root if root.is_absolute() else Path.cwd() / root
         try:
             plan = json.loads((root / "sweep.json").read_text())
-            _finish(root, plan["expected"], bool(config.output.allow_incomplete))
+            _finish(root, plan["expected"], bool(config.output.allow_incomplete),
+                    bool(config.output.report))
         except Exception as exc:
             _exit_with(exc)
 

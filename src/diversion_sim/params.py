@@ -199,6 +199,7 @@ class OutputParams:
     events: bool = MISSING  # write the event table (large at national scale)
     allow_incomplete: bool = MISSING  # summarise a sweep even if some runs are missing/damaged
     resume: bool = MISSING  # write into a folder that already holds runs (finish/redo a sweep)
+    report: bool = MISSING  # write the planners' report (report/report.html) after the summary
 
 
 @dataclass

@@ -1,0 +1,101 @@
+"""Figures for people (seaborn/matplotlib, written as PNG). Imported only where figures are made,
+so a run or a sweep worker does not pay for matplotlib."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt, sns
+
+
+def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
+    """Observed pilot cascade (Table II, seed 004) against the simulated 90% intervals."""
+    plt, sns = _setup()
+    d = fit[fit["kind"] == "pilot cascade (people)"].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    y = np.arange(len(d))[::-1]
+    ax.hlines(y, d["q05"], d["q95"], color=sns.color_palette()[0], lw=6, alpha=0.45,
+              label="model, 90% posterior-predictive interval")
+    ax.plot(d["simulated_mean"], y, "|", color=sns.color_palette()[0], ms=16, mew=2,
+            label="model, mean")
+    ax.plot(d["observed"], y, "D", color=sns.color_palette()[3], ms=7,
+            label="observed (Oppenheimer et al. 2022, Table II)")
+    ax.set_yticks(y, d["label"])
+    ax.set_xlabel("people, six pilot wards (265 registered), May 2019 - June 2020")
+    ax.set_xlim(0, max(265, float(d["q95"].max()) * 1.05))
+    ax.axvline(265, color="grey", ls=":", lw=1)
+    ax.text(263, y.min() - 0.35, "265 registered", ha="right", va="center", fontsize=8, color="grey")
+    ax.set_title("Hanoi pilot cascade: observed vs calibrated model")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14), fontsize=8, frameon=False, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return Path(path)
+
+
+def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> Path:
+    """Relapse-free survival after release / voluntary treatment and methadone retention:
+    the model's curves (posterior median and 90% band) against the published points."""
+    plt, sns = _setup()
+    t = np.linspace(0, 160, 321)
+
+    def band(shape, scale, hr):
+        s = np.exp(-hr[:, None] * (t[None, :] / scale[:, None]) ** shape[:, None])
+        return np.quantile(s, [0.05, 0.5, 0.95], axis=0)
+
+    sh = draws["params.relapse.shape_relapse"].to_numpy()
+    sc = draws["params.relapse.scale_relapse"].to_numpy()
+    hr_v = draws["params.relapse.hr_after_residential"].to_numpy()
+    msh = draws["params.treatment.shape_methadone_dropout"].to_numpy()
+    msc = draws["params.treatment.scale_methadone_dropout"].to_numpy()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+    pal = sns.color_palette()
+    ax = axes[0]
+    for (name, label, hr, col) in (("release", "after compulsory detention", np.ones_like(sh), pal[3]),
+                                   ("voluntary", "after voluntary treatment", hr_v, pal[2])):
+        lo, med, hi = band(sh, sc, hr)
+        ax.fill_between(t, lo, hi, color=col, alpha=0.25)
+        ax.plot(t, med, color=col, label=f"model, {label}")
+        c = targets["cohorts"][name]
+        p, n = np.asarray(c["observed"]), c["n"]
+        err = 1.96 * np.sqrt(p * (1 - p) / n)
+        ax.errorbar(c["weeks"], p, yerr=err, fmt="o", color=col, mfc="white", capsize=3,
+                    label=f"Wegman et al. 2017 (n={n})")
+    ax.set_xlim(0, 60)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("weeks since leaving the centre")
+    ax.set_ylabel("share still drug-free")
+    ax.set_title("Relapse-free survival")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    lo, med, hi = band(msh, msc, np.ones_like(msh))
+    ax.fill_between(t, 1 - hi, 1 - lo, color=pal[0], alpha=0.25)
+    ax.plot(t, 1 - med, color=pal[0], label="model, 90% band")
+    c = targets["cohorts"]["methadone"]
+    p, n = np.asarray(c["observed"]), c["n"]
+    ax.errorbar(c["weeks"], p, yerr=1.96 * np.sqrt(p * (1 - p) / n), fmt="o", color=pal[0],
+                mfc="white", capsize=3, label=f"Khue et al. 2017 (n={n})")
+    ax.set_xlim(0, 160)
+    ax.set_ylim(0, 0.5)
+    ax.set_xlabel("weeks since starting methadone")
+    ax.set_ylabel("share dropped out")
+    ax.set_title("Methadone dropout")
+    ax.legend(fontsize=8)
+    fig.suptitle("Calibrated relapse and retention against the published reports", y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)

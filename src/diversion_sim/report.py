@@ -1,0 +1,287 @@
+"""A report planners can read without Python: one HTML page with tables and figures per sweep.
+
+    diversion-sim-report outputs/sweeps/<timestamp>     # -> <sweep>/report/report.html + PNGs
+
+The default job writes it at the end of every sweep (``output.report``). Figures: key results by
+scenario with 90% intervals, paired differences against the status quo, relapse-free survival after
+release (Kaplan-Meier over all replicates), the service cascade, and people in each state over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import RESULTS
+from .sweep import REFERENCE, SweepError
+
+LABEL = {r.name: r.label for r in RESULTS}
+UNIT = {r.name: r.unit for r in RESULTS}
+HEADLINE = ["cum_admissions", "person_years_detained", "cost_detention_vnd", "relapse_52w_release",
+            "relapse_52w_any", "share_assessed", "share_methadone", "share_hiv_test", "share_legal",
+            "drug_free_weeks_per_person", "deaths", "coordinator_caseload_ratio"]
+CASCADE = ["share_referred", "share_assessed", "share_methadone", "share_recovery", "share_hiv_test",
+           "share_legal", "share_detained"]
+STATES = {"n_using": "using", "n_abstinent": "abstinent", "n_referred": "waiting for coordinator",
+          "n_methadone": "on methadone", "n_recovery": "recovery support",
+          "n_residential": "voluntary residential", "n_detained": "detained"}
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt, sns
+
+
+def _read(root: Path, name: str) -> pd.DataFrame:
+    path = root / name
+    if not path.is_file():
+        raise SweepError(f"{path} is missing: this is not a summarised sweep folder. Run "
+                         f"diversion-sim-summary {root} first (it rebuilds the tables).")
+    try:
+        return pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+    except Exception as exc:  # pyarrow/pandas raise several types for damaged files
+        raise SweepError(f"cannot read {path}: {exc}. Rebuild it with diversion-sim-summary "
+                         f"{root}.") from None
+
+
+def _order(root: Path, scenarios: list[str]) -> list[str]:
+    try:
+        planned = list(json.loads((root / "sweep.json").read_text())["expected"])
+    except (OSError, ValueError, KeyError, TypeError):
+        planned = []
+    return [s for s in planned if s in scenarios] + [s for s in scenarios if s not in planned]
+
+
+def _fmt(v: float, unit: str) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    if unit == "share":
+        return f"{100 * v:.1f}%"
+    if unit == "VND":
+        return f"{v / 1e9:,.2f} bn"
+    return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def fig_headline(runs: pd.DataFrame, order: list[str], path: Path) -> None:
+    plt, sns = _setup()
+    metrics = [m for m in HEADLINE if m in set(runs["metric"])]
+    ncol = 3
+    nrow = int(np.ceil(len(metrics) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(13, 2.9 * nrow), squeeze=False)
+    pal = dict(zip(order, sns.color_palette("tab10", len(order))))
+    for ax, m in zip(axes.flat, metrics):
+        d = runs[runs["metric"] == m]
+        g = d.groupby("scenario")["value"]
+        mean = g.mean().reindex(order)
+        lo, hi = g.quantile(0.05).reindex(order), g.quantile(0.95).reindex(order)
+        y = np.arange(len(order))[::-1]
+        scale = 100.0 if UNIT[m] == "share" else (1e-9 if UNIT[m] == "VND" else 1.0)
+        ax.hlines(y, lo * scale, hi * scale, color=[pal[s] for s in order], lw=4, alpha=0.6)
+        ax.scatter(mean * scale, y, color=[pal[s] for s in order], zorder=3, s=25)
+        ax.set_yticks(y, order if ax in axes[:, 0] else [""] * len(order), fontsize=8)
+        unit = {"share": "%", "VND": "bn VND"}.get(UNIT[m], UNIT[m])
+        ax.set_title(f"{LABEL[m]} ({unit})", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    fig.suptitle("Key results by scenario: mean and 90% interval over replicates", y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def fig_differences(summary: pd.DataFrame, order: list[str], path: Path) -> bool:
+    if REFERENCE not in order or len(order) < 2 or "diff_mean" not in summary:
+        return False
+    plt, sns = _setup()
+    metrics = ["cum_admissions", "person_years_detained", "relapse_52w_any", "share_methadone",
+               "drug_free_weeks_per_person", "deaths"]
+    s = summary[summary["metric"].isin(metrics) & (summary["scenario"] != REFERENCE)]
+    others = [o for o in order if o != REFERENCE]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6), squeeze=False)
+    for ax, m in zip(axes.flat, metrics):
+        d = s[s["metric"] == m].set_index("scenario").reindex(others)
+        scale = 100.0 if UNIT[m] == "share" else 1.0
+        y = np.arange(len(others))[::-1]
+        col = sns.color_palette()[0]
+        ax.hlines(y, d["diff_q05"] * scale, d["diff_q95"] * scale, color=col, lw=4, alpha=0.6)
+        ax.scatter(d["diff_mean"] * scale, y, color=col, zorder=3, s=25)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, others if ax in axes[:, 0] else [""] * len(others), fontsize=8)
+        unit = "percentage points" if UNIT[m] == "share" else UNIT[m]
+        ax.set_title(f"{LABEL[m]}\n(difference, {unit})", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+    fig.suptitle(f"Difference from '{REFERENCE}' on the same random numbers (mean, 90% interval)", y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
+    from lifelines import KaplanMeierFitter
+
+    plt, sns = _setup()
+    ep = episodes[episodes["exit_type"].astype(str) == "release"]
+    if ep.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    pal = dict(zip(order, sns.color_palette("tab10", len(order))))
+    for sc in order:
+        d = ep[ep["scenario"] == sc]
+        if len(d) < 5:
+            continue
+        km = KaplanMeierFitter().fit(d["weeks"], d["observed"], label=f"{sc} (n={len(d):,})")
+        km.plot_survival_function(ax=ax, ci_show=True, color=pal[sc], lw=1.6)
+    ax.set_xlim(0, 104)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("weeks since release from a compulsory centre")
+    ax.set_ylabel("share not yet relapsed")
+    ax.set_title("Relapse-free survival after release (Kaplan-Meier, all replicates, 95% CI)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def fig_cascade(runs: pd.DataFrame, order: list[str], path: Path) -> None:
+    plt, sns = _setup()
+    d = runs[runs["metric"].isin(CASCADE)].copy()
+    d["service"] = d["metric"].map(lambda m: LABEL[m].replace("Ever ", ""))
+    d["percent"] = 100 * d["value"]
+    fig, ax = plt.subplots(figsize=(12, 4.8))
+    sns.barplot(d, x="service", y="percent", hue="scenario", hue_order=order, errorbar=("pi", 90),
+                ax=ax, palette="tab10", err_kws={"linewidth": 1})
+    ax.set_xlabel("")
+    ax.set_ylabel("% of registered PWUD, over the run")
+    ax.set_title("Service cascade by scenario (mean, 90% interval over replicates)")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend(fontsize=8, ncol=len(order), loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_occupancy(weekly: pd.DataFrame, order: list[str], path: Path) -> None:
+    plt, sns = _setup()
+    cols = [c for c in STATES if c in weekly.columns]
+    long = weekly.melt(id_vars=["scenario", "replicate", "week"], value_vars=cols, var_name="state",
+                       value_name="people")
+    long["state"] = long["state"].map(STATES)
+    g = long.groupby(["scenario", "state", "week"])["people"]
+    agg = pd.DataFrame({"mean": g.mean(), "lo": g.quantile(0.05), "hi": g.quantile(0.95)}).reset_index()
+    states = [STATES[c] for c in cols]
+    fig, axes = plt.subplots(2, (len(states) + 1) // 2, figsize=(14, 6.2), squeeze=False, sharex=True)
+    pal = dict(zip(order, sns.color_palette("tab10", len(order))))
+    for ax, st in zip(axes.flat, states):
+        for sc in order:
+            d = agg[(agg["state"] == st) & (agg["scenario"] == sc)]
+            ax.plot(d["week"] / 52, d["mean"], color=pal[sc], lw=1.3, label=sc)
+            ax.fill_between(d["week"] / 52, d["lo"], d["hi"], color=pal[sc], alpha=0.12, lw=0)
+        ax.set_title(st, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(states):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("years")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower right", fontsize=8, ncol=2)
+    fig.suptitle("People in each state over time (mean and 90% interval over replicates)", y=1.0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _table(summary: pd.DataFrame, order: list[str]) -> str:
+    s = summary[summary["metric"].isin(HEADLINE)].copy()
+    rows = []
+    for m in [m for m in HEADLINE if m in set(s["metric"])]:
+        cells = []
+        for sc in order:
+            r = s[(s["metric"] == m) & (s["scenario"] == sc)]
+            if r.empty:
+                cells.append("<td></td>")
+                continue
+            r = r.iloc[0]
+            u = UNIT[m]
+            txt = f"{_fmt(r['mean'], u)}<br><small>[{_fmt(r['q05'], u)}, {_fmt(r['q95'], u)}]</small>"
+            if sc != REFERENCE and "diff_mean" in r and np.isfinite(r["diff_mean"]):
+                d = r["diff_mean"]
+                dtxt = (f"{100 * d:+.1f} pp" if u == "share" else
+                        f"{d / 1e9:+,.2f} bn" if u == "VND" else f"{d:+,.3g}")
+                txt += f"<br><small>vs {REFERENCE}: {dtxt}</small>"
+            cells.append(f"<td>{txt}</td>")
+        rows.append(f"<tr><th>{html.escape(LABEL[m])}</th>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{html.escape(o)}</th>" for o in order)
+    return f"<table><tr><th>result</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def write_report(root: Path) -> Path:
+    """Write ``root/report/report.html`` and its figures; returns the HTML path."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SweepError(f"{root} is not a folder; give a sweep folder such as outputs/sweeps/<timestamp>")
+    summary, runs = _read(root, "summary.csv"), _read(root, "runs.parquet")
+    weekly, episodes = _read(root, "weekly.parquet"), _read(root, "episodes.parquet")
+    order = _order(root, list(dict.fromkeys(runs["scenario"])))
+    out = root / "report"
+    out.mkdir(exist_ok=True)
+    figs = [("headline.png", "Key results", fig_headline, (runs, order)),
+            ("differences.png", "Differences from the status quo", fig_differences, (summary, order)),
+            ("relapse.png", "Relapse after release", fig_relapse, (episodes, order)),
+            ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
+            ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
+    sections = []
+    for name, title, fn, args in figs:
+        if fn(*args, out / name) is not False:
+            sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")
+    n_rep = runs.groupby("scenario")["replicate"].nunique()
+    meta = f"{len(order)} scenarios, {int(n_rep.min())}-{int(n_rep.max())} replicates each"
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>diversion_sim report</title>
+<style>body{{font-family:sans-serif;max-width:1300px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:4px 6px;text-align:right}}
+th{{background:#f3f3f3}}tr th:first-child{{text-align:left}}img{{max-width:100%}}small{{color:#555}}</style>
+</head><body><h1>Police-mediated diversion vs compulsory detention: scenario comparison</h1>
+<p>Sweep folder <code>{html.escape(str(root))}</code>: {meta}. Each cell: mean over replicates, 90% interval
+below; the difference from <b>{REFERENCE}</b> is paired replicate by replicate (same random numbers), so it
+reflects the policy, not noise. Shares are of all registered people who use drugs in the population.</p>
+{_table(summary, order)}
+{''.join(sections)}
+<p><small>Generated by diversion_sim; model description in docs/ODD.md, parameters and sources in
+docs/parameters.md.</small></p></body></html>"""
+    path = out / "report.html"
+    tmp = out / ".report.html.tmp"
+    tmp.write_text(page)
+    tmp.replace(path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``diversion-sim-report FOLDER``: write the planners' report of a sweep folder."""
+    ap = argparse.ArgumentParser(prog="diversion-sim-report", description=main.__doc__)
+    ap.add_argument("folder", type=Path, help="a sweep folder (outputs/sweeps/<timestamp>)")
+    a = ap.parse_args(argv)
+    try:
+        path = write_report(a.folder.resolve())
+    except Exception as exc:
+        from .cli import _exit_with
+
+        _exit_with(exc)
+    print(f"report: {path}")
+
+
+if __name__ == "__main__":
+    main()

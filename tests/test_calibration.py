@@ -1,0 +1,133 @@
+"""Calibration: the ABC machinery recovers known parameters from data the model made itself;
+the calibrate and pilot-replication commands run end to end; params=posterior uses the draws."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import make_config
+
+from diversion_sim import calibration as cal
+from diversion_sim.cli import config_dir
+from diversion_sim.model import DiversionModel
+from diversion_sim.params import ConfigError
+
+pytest.importorskip("pyabc")
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = yaml.safe_load((config_dir() / "calibration" / "targets.yaml").read_text())
+MODEL = ["population=pilot_wards", "scenario=pilot_diversion", "years=1.1538461538"]
+
+
+def test_with_values_sets_keys_and_checks_them():
+    cfg = make_config(*MODEL)
+    c = cal.with_values(cfg, {"params.police.rate_detect": 0.05, "population.share_init_using": 0.8})
+    assert c.params.police.rate_detect == 0.05 and cfg.params.police.rate_detect != 0.05
+    shares = [getattr(c.population, k) for k in cal.INIT_SHARES]
+    assert shares[0] == 0.8 and sum(shares) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="params.police.rate_detekt"):
+        cal.with_values(cfg, {"params.police.rate_detekt": 0.05})
+    with pytest.raises(ConfigError, match="params.police.rate_detect"):
+        cal.with_values(cfg, {"params.police.rate_detect": -1.0})
+
+
+def test_simulation_is_a_function_of_the_parameters():
+    cfg = make_config(*MODEL)
+    v = {"params.police.rate_detect": 0.05}
+    a = cal.simulate(cfg, v, TARGETS["cohorts"])
+    assert a == cal.simulate(cfg, v, TARGETS["cohorts"])
+    assert a != cal.simulate(cfg, {"params.police.rate_detect": 0.0500001}, TARGETS["cohorts"])
+    assert set(a) == set(cal.observed_statistics(TARGETS)[0])
+    only = cal.simulate(cfg, v, TARGETS["cohorts"], parts=("cohorts",))
+    assert set(only) == set(cal.observed_statistics(TARGETS, ("cohorts",))[0])
+    assert all(only[k] == a[k] for k in only), "a stage's statistics differ from the joint ones"
+
+
+@pytest.mark.slow
+def test_abc_recovers_known_parameters(tmp_path):
+    """Synthetic data from known values; a small ABC-SMC must put them inside the 90% posterior
+    and learn (posterior interval well inside the prior)."""
+    cfg = make_config(*MODEL)
+    truth = {"params.police.rate_detect": 0.04, "params.relapse.shape_relapse": 0.6,
+             "params.coordination.p_refer_legal": 0.45}
+    priors = {"params.police.rate_detect": {"dist": "loguniform", "low": 0.005, "high": 0.3},
+              "params.relapse.shape_relapse": {"dist": "uniform", "low": 0.2, "high": 1.2},
+              "params.coordination.p_refer_legal": {"dist": "uniform", "low": 0.0, "high": 1.0}}
+    synthetic = cal.simulate(cfg, truth, TARGETS["cohorts"], salt=99)
+    targets = yaml.safe_load(yaml.safe_dump(TARGETS))
+    for k in targets["cascade"]["observed"]:
+        targets["cascade"]["observed"][k] = synthetic[k]
+    for name, c in targets["cohorts"].items():
+        label = "dropout" if name == "methadone" else "free"
+        c["observed"] = [synthetic[f"{name}_{label}_{int(w)}w"] for w in c["weeks"]]
+    post = cal.run_abc(cfg, targets, priors, tmp_path, population_size=80, max_generations=5,
+                       n_procs=1, seed=3)
+    q = cal.weighted_quantiles(post).set_index("key")
+    for k, v in truth.items():
+        lo, hi = q.loc[k, "q05"], q.loc[k, "q95"]
+        assert lo <= v <= hi, f"{k}: true {v} outside the 90% posterior [{lo:.3g}, {hi:.3g}]"
+        p = priors[k]
+        assert hi - lo < 0.6 * (p["high"] - p["low"]), f"{k}: nothing learnt [{lo:.3g}, {hi:.3g}]"
+
+
+def _run(script, tmp_path, *args):
+    cmd = [sys.executable, str(ROOT / "experiments" / script), f"hydra.run.dir={tmp_path}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_calibrate_command_runs_resumes_and_refuses_to_overwrite(tmp_path):
+    small = ["abc.population_size=12", "abc.n_procs=1"]
+    r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in ("cohorts/abc.db", "cascade/abc.db", "posterior.csv", "posterior_draws.csv",
+              "posterior_summary.csv", "calibration.yaml"):
+        assert (tmp_path / f).is_file(), f
+    r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=2")
+    assert r.returncode == 2 and "resume=true" in r.stderr and "Traceback" not in r.stderr
+    r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=2", "resume=true")
+    assert r.returncode == 0, r.stderr[-3000:]
+    import pyabc
+
+    for stage in ("cohorts", "cascade"):  # each stage went on by one generation
+        assert pyabc.History(f"sqlite:///{tmp_path / stage / 'abc.db'}").max_t == 1
+    draws = pd.read_csv(tmp_path / "posterior_draws.csv")
+    assert len(draws) == 200 and "params.police.rate_detect" in draws
+
+
+@pytest.mark.slow
+def test_pilot_replication_command(tmp_path):
+    r = _run("pilot_replication.py", tmp_path, "n_sims=12")
+    assert r.returncode == 0, r.stderr[-3000:]
+    fit = pd.read_csv(tmp_path / "pilot_fit.csv")
+    assert {"target", "observed", "simulated_mean", "q05", "q95", "inside"} <= set(fit.columns)
+    assert {"referred", "assessed", "methadone", "release_free_26w"} <= set(fit["target"])
+    assert (fit["q05"] <= fit["q95"]).all()
+    for png in ("pilot_cascade.png", "relapse_curves.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
+
+
+def test_params_posterior_draw_per_replicate():
+    """params=posterior: replicate r uses draw r mod n, in every scenario alike."""
+    draws = pd.read_csv(config_dir() / "calibration" / "pilot_posterior.csv")
+    for r in (0, 1, len(draws) + 1):
+        row = draws.iloc[r % len(draws)]
+        for sc in ("compulsory", "pilot_diversion"):
+            m = DiversionModel(make_config(f"scenario={sc}", "params=posterior", "years=0.1"), r)
+            assert m.cfg.params.police.rate_detect == pytest.approx(row["params.police.rate_detect"])
+            assert m.cfg.params.relapse.shape_relapse == pytest.approx(row["params.relapse.shape_relapse"])
+            assert np.isclose(m.cfg.population.share_init_using, row["population.share_init_using"])
+
+
+def test_posterior_file_errors_are_clear(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="params.posterior_file"):
+        DiversionModel(make_config(f"params.posterior_file={bad}", "years=0.1"), 0)
+    with pytest.raises(ConfigError, match="params.posterior_file"):
+        DiversionModel(make_config(f"params.posterior_file={tmp_path / 'none.csv'}", "years=0.1"), 0)
