@@ -26,6 +26,8 @@ def check_week(m: DiversionModel, prev_state: np.ndarray) -> None:
     assert np.all(p.drug[p.state == State.METHADONE] == 0)
     # capacities never exceeded
     for kind, cap in m.capacity.items():
+        # the incrementally kept centre counts equal a full recount
+        np.testing.assert_array_equal(centres.occupancy(m, kind), centres.count_occupancy(m, kind))
         if cap is not None:
             occ = centres.occupancy(m, kind)
             assert occ.max(initial=0) <= cap, f"{kind} over capacity: {occ.max()} > {cap}"

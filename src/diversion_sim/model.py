@@ -151,8 +151,10 @@ class DiversionModel(mesa.Model):
         for kind, state in centres.KIND_STATE.items():  # initial occupancy within capacity
             inside = np.flatnonzero(p.state == state)
             p.state[inside] = State.USING
+            centres.reset_occupancy(self)
             fits = centres.admit(self, inside, kind)
             p.state[inside[fits]] = state
+        centres.reset_occupancy(self)  # from here on kept up to date by transitions.enter
         det = np.flatnonzero(p.state == State.DETAINED)
         p.treat_end[det] = rng.integers(1, int(dp.dur_stay_repeat[1]) + 1, det.size)
         schedule(self, np.arange(n))

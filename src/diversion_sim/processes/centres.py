@@ -26,11 +26,46 @@ def ward_centres(n_wards: int, n_centres: int) -> np.ndarray:
     return (np.arange(n_wards, dtype=np.int64) * n_centres // n_wards).astype(np.int32)
 
 
-def occupancy(m: DiversionModel, kind: str) -> np.ndarray:
-    """People currently in each centre of ``kind``."""
+STATE_KIND = {state: kind for kind, state in KIND_STATE.items()}
+
+
+def count_occupancy(m: DiversionModel, kind: str) -> np.ndarray:
+    """People in each centre of ``kind``, counted from the state column (O(population))."""
     p = m.pop
     inside = p.state == KIND_STATE[kind]
     return np.bincount(m.ward_centre[kind][p.ward[inside]], minlength=m.n_centres[kind])
+
+
+def occupancy(m: DiversionModel, kind: str) -> np.ndarray:
+    """People currently in each centre of ``kind`` (kept up to date by every state change in
+    :func:`~diversion_sim.processes.transitions.enter`; recounting cost a quarter of a national
+    week). A read-only view: do not modify."""
+    return m.occupancy[kind]
+
+
+def reset_occupancy(m: DiversionModel) -> None:
+    m.occupancy = {kind: count_occupancy(m, kind) for kind in KIND_STATE}
+
+
+IN_CENTRE = np.zeros(16, bool)
+IN_CENTRE[list(STATE_KIND)] = True
+
+
+def move_occupancy(m: DiversionModel, idx: np.ndarray, old: np.ndarray, new: int) -> None:
+    """Update the centre counts for ``idx`` moving from states ``old`` to state ``new``."""
+    ward = m.pop.ward
+    was = IN_CENTRE[old]
+    if was.any():
+        li, lo = idx[was], old[was]
+        states = (lo[0],) if (lo == lo[0]).all() else np.unique(lo)
+        for state in states:
+            kind = STATE_KIND[int(state)]
+            leaving = li if len(states) == 1 else li[lo == state]
+            m.occupancy[kind] -= np.bincount(m.ward_centre[kind][ward[leaving]],
+                                             minlength=m.n_centres[kind])
+    kind = STATE_KIND.get(new)
+    if kind is not None:
+        m.occupancy[kind] += np.bincount(m.ward_centre[kind][ward[idx]], minlength=m.n_centres[kind])
 
 
 def admit(m: DiversionModel, idx: np.ndarray, kind: str, priority: np.ndarray | None = None

@@ -29,6 +29,7 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
         return
     p = m.pop
     p.family_burden[idx] += m.open_burden(idx)  # close the family's burden of the old spell
+    centres.move_occupancy(m, idx, p.state[idx], state)
     p.state[idx] = state
     p.since[idx] = m.week
     if state in (State.DEAD, State.MOVED, State.DETAINED):
