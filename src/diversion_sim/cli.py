@@ -135,13 +135,18 @@ def _hydra_message(exc: Exception) -> str:
 
     cause = exc.__cause__
     if cause is not None and getattr(cause, "full_key", None):
-        key, first = cause.full_key, str(cause).splitlines()[0]
+        key, first = cause.full_key, str(cause).splitlines()[0].rstrip(".")
         m = re.match(r"Key '(.+)' not in '(\w+)'", first)
         if m:
             return _unknown_key_message(key)
         return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
                 "declares (docs/parameters.md lists every key, its type and allowed values).")
     text = " ".join(str(exc).split())
+    m = re.search(r"Could not find '(\w+)/([^']*)'", text)
+    if m and (config_dir() / m.group(1)).is_dir():
+        group, name = m.groups()
+        return (f"config key '{group}' = '{name}' is not allowed: there is no {group} called "
+                f"'{name}'; valid {group} names: {', '.join(_options(group))}.")
     for group in ("scenario", "population", "params"):
         if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
             return (f"{text} -- valid {group} names: {', '.join(_options(group))}.")

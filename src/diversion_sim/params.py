@@ -256,7 +256,7 @@ def _check_scalar(key: str, name: str, v: Any) -> None:
         _fail(key, v, "it must be a finite number")
     if name.startswith(("p_", "share_")):
         if not 0.0 <= v <= 1.0:
-            hint = "Did you pass a percentage? Write 0.6, not 60." if 1 < v <= 100 else ""
+            hint = "Did you pass a percentage? Write 0.6, not 60." if 2 <= v <= 100 else ""
             _fail(key, v, "a probability or share must be in [0, 1]", hint)
     elif name.startswith("n_"):
         if v < 0:
