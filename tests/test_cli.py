@@ -30,6 +30,10 @@ def test_default_sweep_small(tmp_path):
     summary = pd.read_csv(root / "summary.csv")
     assert {"mean", "q05", "q95", "diff_mean"} <= set(summary.columns)
     assert "compulsory" in r.stdout and "pilot_diversion" in r.stdout
+    html = (root / "report" / "report.html").read_text()  # the planners' report
+    for png in ("headline.png", "differences.png", "relapse.png", "cascade.png", "occupancy.png"):
+        assert (root / "report" / png).stat().st_size > 10_000 and png in html
+    assert "law_2026" in html and "Compulsory admissions" in html
 
 
 def test_single_run(tmp_path):

@@ -131,6 +131,13 @@ def test_bad_folders_get_clear_messages(tmp_path, reference, capsys):
     (root / "sweep.json").write_text("[]")
     assert "sweep.json is damaged" in summary_error(capsys, root)
 
+    from diversion_sim.report import main as report_main
+
+    with pytest.raises(SystemExit):
+        report_main([str(tmp_path / "empty")])
+    err = capsys.readouterr().err
+    assert "summary.csv is missing" in err and "diversion-sim-summary" in err and "Traceback" not in err
+
     root, run1 = copy("allowed")  # told to, it summarises the complete runs only
     shutil.rmtree(run1)
     summary_main([str(root), "--allow-incomplete"])
