@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .params import Config, ConfigError, validate
+from .params import Config, ConfigError, unknown_key_message, validate
 from .states import Event, Service
 
 # ----------------------------------------------------------------------------- parameters
@@ -51,14 +51,10 @@ def with_values(cfg: Config, values: dict[str, float]) -> Config:
         node, parts = out, key.split(".")
         for part in parts[:-1]:
             node = getattr(node, part, None)
-            if node is None or not is_dataclass(node):
-                raise ConfigError(f"config key '{key}' is not allowed: there is no such key "
-                                  "(calibrated and posterior keys are dotted paths such as "
-                                  "'params.police.rate_detect').")
-        names = {f.name: f for f in fields(node)}
-        if parts[-1] not in names:
-            raise ConfigError(f"config key '{key}' is not allowed: there is no such key; valid "
-                              f"keys here are {sorted(names)}.")
+            if not is_dataclass(node):
+                raise ConfigError(unknown_key_message(key))
+        if parts[-1] not in {f.name for f in fields(node)}:
+            raise ConfigError(unknown_key_message(key))
         old = getattr(node, parts[-1])
         setattr(node, parts[-1], type(old)(value) if isinstance(old, (int, float)) else value)
     return validate(out)
@@ -173,6 +169,12 @@ def simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], sal
              parts: tuple[str, ...] = PARTS) -> dict[str, float]:
     """Summary statistics for one parameter vector: the pilot cascade (one run of the model)
     and/or the published cohorts (the model's own relapse and dropout samplers)."""
+    return _simulate(cfg, values, cohorts, salt, parts)[0]
+
+
+def _simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], salt: int,
+              parts: tuple[str, ...]) -> tuple[dict[str, float], Any, Any]:
+    """:func:`simulate`, also returning the model run (None without the cascade) and its events."""
     from .model import DiversionModel
     from .states import State
 
@@ -180,16 +182,18 @@ def simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], sal
     ss = simulation_seed(c.seed, values, salt)
     run_seed, cohort_seed = ss.spawn(2)
     stats: dict[str, float] = {}
+    m = events = None
     if "cascade" in parts:
         c.seed = int(run_seed.generate_state(1)[0])
         m = DiversionModel(c, 0)
         while m.running and m.week < m.n_weeks:
             m.step()
         gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
-        stats.update(pilot_cascade(m.metrics.events_frame(), m.pop.services, gone))
+        events = m.metrics.events_frame()
+        stats.update(pilot_cascade(events, m.pop.services, gone))
     if "cohorts" in parts:
         stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), cohorts))
-    return stats
+    return stats, m, events
 
 
 # ----------------------------------------------------------------------------- ABC-SMC
@@ -457,32 +461,20 @@ def load_draws(path: str) -> pd.DataFrame:
 def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n_sims: int,
                     seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Posterior-predictive simulations of every target; returns (fit table, simulations, draws)."""
+    from math import gamma
+
     from .cli import compose_config
-    from .model import DiversionModel
-    from .states import State
 
     draws = load_draws(posterior)
     cfg = compose_config(list(model) + [f"seed={seed}"])
     rows, checks = [], []
     for i in range(int(n_sims)):
         values = draws.iloc[i % len(draws)].to_dict()
-        c = with_values(cfg, values)
-        ss = simulation_seed(seed, values, salt=i + 1)
-        run_seed, cohort_seed = ss.spawn(2)
-        c.seed = int(run_seed.generate_state(1)[0])
-        m = DiversionModel(c, 0)
-        while m.running and m.week < m.n_weeks:
-            m.step()
-        gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
-        ev = m.metrics.events_frame()
-        stats = pilot_cascade(ev, m.pop.services, gone)
-        stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), targets["cohorts"]))
+        stats, m, ev = _simulate(cfg, values, targets["cohorts"], i + 1, PARTS)
         rows.append(stats)
         referred = np.unique(ev.loc[ev["kind"] == "refer", "person"].to_numpy())
         prior = m.pop.n_detentions[referred] if referred.size else np.zeros(1)
-        rp = c.params.relapse
-        from math import gamma
-
+        rp = m.cfg.params.relapse
         checks.append({
             "share_prior_detention": float(np.mean(prior > 0)),
             "mean_prior_detentions": float(prior[prior > 0].mean()) if np.any(prior > 0) else np.nan,

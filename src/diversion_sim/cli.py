@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .params import ConfigError, register_schema, to_config
+from .params import ConfigError, register_schema, to_config, unknown_key_message
 
 log = logging.getLogger("diversion_sim")
 
@@ -138,7 +138,7 @@ def _hydra_message(exc: Exception) -> str:
         key, first = cause.full_key, str(cause).splitlines()[0].rstrip(".")
         m = re.match(r"Key '(.+)' not in '(\w+)'", first)
         if m:
-            return _unknown_key_message(key)
+            return unknown_key_message(key)
         return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
                 "declares (docs/parameters.md lists every key, its type and allowed values).")
     text = " ".join(str(exc).split())
@@ -151,28 +151,6 @@ def _hydra_message(exc: Exception) -> str:
         if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
             return (f"{text} -- valid {group} names: {', '.join(_options(group))}.")
     return f"{text} -- run 'diversion-sim --help' for the config groups and their options."
-
-
-def _unknown_key_message(key: str) -> str:
-    import dataclasses
-    import difflib
-
-    from . import params as P
-
-    node: type = P.Config
-    parts = key.split(".")
-    for part in parts[:-1]:
-        f = {x.name: x for x in dataclasses.fields(node)}.get(part)
-        t = f.type if f else None
-        t = getattr(P, t, None) if isinstance(t, str) else t
-        if t is None or not dataclasses.is_dataclass(t):
-            break
-        node = t
-    known = sorted(x.name for x in dataclasses.fields(node))
-    close = difflib.get_close_matches(parts[-1], known, n=1)
-    hint = f" Did you mean '{'.'.join(parts[:-1] + [close[0]])}'?" if close else ""
-    return (f"config key '{key}' is not allowed: there is no such key; valid keys here are "
-            f"{known}.{hint}")
 
 
 # ----------------------------------------------------------------------------- the job

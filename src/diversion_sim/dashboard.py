@@ -23,43 +23,62 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-SCENARIOS = ["compulsory", "pilot_diversion", "scaled_diversion", "diversion_plus_ats",
-             "release_linkage", "family_support", "voluntary_centres", "law_2026"]
-
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sliders set (hashable, so results are cached per setting)."""
+    """What the sliders set (hashable, so results are cached per setting). A lever left at None
+    keeps the value in configs/ (calibrated defaults and the scenario's own settings)."""
 
     scenario: str = "pilot_diversion"
-    coordinators: float = 1.0
-    linkage: float = 0.23
-    stay_months: int = 18
-    detect: float = 0.035
+    coordinators: float | None = None   # scenario.n_coordinators_per_ward (diversion regimes only)
+    linkage: float | None = None        # scenario.p_release_linkage
+    stay_months: float | None = None    # centre of params.detention.dur_stay_first, width kept
+    detect: float | None = None         # params.police.rate_detect
     years: int = 5
     replicates: int = 2
     population: str = "pilot_districts"
 
-    def overrides(self, scenario: str | None = None) -> list[str]:
-        sc = scenario or self.scenario
-        weeks = int(round(self.stay_months * 52 / 12))
-        out = [f"scenario={sc}", f"population={self.population}", f"years={self.years}",
-               f"params.police.rate_detect={self.detect}",
-               f"params.detention.dur_stay_first=[{max(weeks - 26, 1)},{weeks + 26}]"]
-        if sc == self.scenario:  # the levers apply to the chosen scenario, not to the reference
-            out += [f"scenario.p_release_linkage={self.linkage}"]
-            if sc not in ("compulsory", "release_linkage", "voluntary_centres", "law_2026"):
-                out += [f"scenario.n_coordinators_per_ward={self.coordinators}"]
-        return out
+
+def configure(settings: Settings, scenario: str | None = None):
+    """The validated Config of ``scenario`` (default: the chosen one) with the levers applied.
+    Stay and detection apply to both runs; linkage and coordinators only to the chosen scenario,
+    so the reference stays the status quo."""
+    from .calibration import with_values
+    from .cli import compose_config
+
+    sc = scenario or settings.scenario
+    cfg = compose_config([f"scenario={sc}", f"population={settings.population}",
+                          f"years={settings.years}"])
+    values: dict = {}
+    if settings.detect is not None:
+        values["params.police.rate_detect"] = settings.detect
+    if settings.stay_months is not None:
+        lo, hi = cfg.params.detention.dur_stay_first
+        mid = settings.stay_months * 52 / 12
+        values["params.detention.dur_stay_first"] = [max(mid - (hi - lo) / 2, 1.0), mid + (hi - lo) / 2]
+    if sc == settings.scenario:
+        if settings.linkage is not None:
+            values["scenario.p_release_linkage"] = settings.linkage
+        if settings.coordinators is not None and cfg.scenario.regime == "diversion":
+            values["scenario.n_coordinators_per_ward"] = settings.coordinators
+    return with_values(cfg, values)
+
+
+def defaults(scenario: str = "pilot_diversion") -> dict[str, float]:
+    """The slider start values: what configs/ says for ``scenario``."""
+    cfg = configure(Settings(scenario=scenario))
+    lo, hi = cfg.params.detention.dur_stay_first
+    return {"coordinators": cfg.scenario.n_coordinators_per_ward,
+            "linkage": cfg.scenario.p_release_linkage,
+            "stay_months": round((lo + hi) / 2 * 12 / 52), "detect": cfg.params.police.rate_detect}
 
 
 @lru_cache(maxsize=64)
 def simulate(settings: Settings, scenario: str | None = None) -> dict[str, pd.DataFrame]:
     """Weekly counts, relapse episodes and metrics over ``settings.replicates`` replicates."""
-    from .cli import compose_config
     from .model import DiversionModel
 
-    cfg = compose_config(settings.overrides(scenario))
+    cfg = configure(settings, scenario)
     weekly, episodes, metrics = [], [], []
     for r in range(settings.replicates):
         res = DiversionModel(cfg, r).run()
@@ -133,11 +152,15 @@ except ImportError:  # pragma: no cover - the [viz] extra is not installed
     solara = None
 
 if solara is not None:
+    from .cli import _options
+
+    SCENARIOS = _options("scenario")
+    _start = defaults()
     scenario = solara.reactive("pilot_diversion")
-    coordinators = solara.reactive(1.0)
-    linkage = solara.reactive(0.23)
-    stay = solara.reactive(18)
-    detect = solara.reactive(0.035)
+    coordinators = solara.reactive(float(_start["coordinators"]))
+    linkage = solara.reactive(float(_start["linkage"]))
+    stay = solara.reactive(int(_start["stay_months"]))
+    detect = solara.reactive(float(_start["detect"]))
 
     @solara.component
     def Page():  # noqa: N802 - Solara's convention
@@ -154,7 +177,7 @@ if solara is not None:
                                    max=1.0, step=0.05)
                 solara.SliderInt("Mean first compulsory stay (months)", value=stay, min=6, max=36)
                 solara.SliderFloat("Police detection rate (per week)", value=detect, min=0.005,
-                                   max=0.1, step=0.005)
+                                   max=0.3, step=0.005)
                 solara.Markdown("Each change reruns the model on the pilot districts (665 people) "
                                 "against the status quo on the same random numbers.")
             solara.FigureMatplotlib(figure(settings), format="png")

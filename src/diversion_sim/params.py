@@ -345,6 +345,28 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def _field_type(f: Any) -> Any:
+    """The declared type of a dataclass field (annotations are strings here)."""
+    return globals().get(f.type, f.type) if isinstance(f.type, str) else f.type
+
+
+def unknown_key_message(key: str) -> str:
+    """The message for a dotted ``key`` the schema does not declare: the first unknown part, the
+    valid keys at that level and the closest one."""
+    node, parts = Config, key.split(".")
+    for i, part in enumerate(parts):
+        known = {f.name: f for f in fields(node)}
+        if part not in known:
+            close = difflib.get_close_matches(part, list(known), n=1)
+            hint = f" Did you mean '{'.'.join(parts[:i] + close)}'?" if close else ""
+            return (f"config key '{'.'.join(parts[:i + 1])}' is not allowed: there is no such key; "
+                    f"valid keys here are {sorted(known)}.{hint}")
+        node = _field_type(known[part])
+        if not is_dataclass(node):
+            break
+    return f"config key '{key}' is not allowed: there is no such key."
+
+
 def _reject_unknown(node: Any, schema: type, prefix: str) -> None:
     """Fail on any key of ``node`` (a mapping) that the dataclass ``schema`` does not declare."""
     from collections.abc import Mapping
@@ -356,12 +378,8 @@ def _reject_unknown(node: Any, schema: type, prefix: str) -> None:
         if key == "hydra" and not prefix:
             continue
         if key not in known:
-            close = difflib.get_close_matches(str(key), list(known), n=1)
-            hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
-            raise ConfigError(f"config key '{prefix}{key}' is not allowed: there is no such key; "
-                              f"valid keys here are {sorted(known)}.{hint}")
-        sub = known[key].type
-        sub = globals().get(sub, sub) if isinstance(sub, str) else sub
+            raise ConfigError(unknown_key_message(f"{prefix}{key}"))
+        sub = _field_type(known[key])
         if is_dataclass(sub):
             _reject_unknown(node[key], sub, f"{prefix}{key}.")
 

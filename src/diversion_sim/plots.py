@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 
-def _setup():
+def setup():
+    """matplotlib (headless) and seaborn with the package's theme: ``plt, sns``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,9 +22,29 @@ def _setup():
     return plt, sns
 
 
+def finish(fig, path: Path, dpi: int = 110, axes=None, used: int | None = None) -> Path:
+    """Hide the axes beyond the first ``used``, lay out, write the PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    if axes is not None and used is not None:
+        for ax in list(axes.flat)[used:]:
+            ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def published_points(ax, cohort: dict[str, Any], color, label: str) -> None:
+    """A published cohort's shares with 95% binomial intervals (open markers)."""
+    p, n = np.asarray(cohort["observed"]), cohort["n"]
+    ax.errorbar(cohort["weeks"], p, yerr=1.96 * np.sqrt(p * (1 - p) / n), fmt="o", color=color,
+                mfc="white", capsize=3, label=f"{label} (n={n})")
+
+
 def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
     """Observed pilot cascade (Table II, seed 004) against the simulated 90% intervals."""
-    plt, sns = _setup()
+    plt, sns = setup()
     d = fit[fit["kind"] == "pilot cascade (people)"].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8, 4.8))
     y = np.arange(len(d))[::-1]
@@ -40,16 +61,13 @@ def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
     ax.text(263, y.min() - 0.35, "265 registered", ha="right", va="center", fontsize=8, color="grey")
     ax.set_title("Hanoi pilot cascade: observed vs calibrated model")
     ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14), fontsize=8, frameon=False, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return finish(fig, path, dpi=130)
 
 
 def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> Path:
     """Relapse-free survival after release / voluntary treatment and methadone retention:
     the model's curves (posterior median and 90% band) against the published points."""
-    plt, sns = _setup()
+    plt, sns = setup()
     t = np.linspace(0, 160, 321)
 
     def band(shape, scale, hr):
@@ -69,11 +87,7 @@ def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> 
         lo, med, hi = band(sh, sc, hr)
         ax.fill_between(t, lo, hi, color=col, alpha=0.25)
         ax.plot(t, med, color=col, label=f"model, {label}")
-        c = targets["cohorts"][name]
-        p, n = np.asarray(c["observed"]), c["n"]
-        err = 1.96 * np.sqrt(p * (1 - p) / n)
-        ax.errorbar(c["weeks"], p, yerr=err, fmt="o", color=col, mfc="white", capsize=3,
-                    label=f"Wegman et al. 2017 (n={n})")
+        published_points(ax, targets["cohorts"][name], col, "Wegman et al. 2017")
     ax.set_xlim(0, 60)
     ax.set_ylim(0, 1)
     ax.set_xlabel("weeks since leaving the centre")
@@ -84,10 +98,7 @@ def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> 
     lo, med, hi = band(msh, msc, np.ones_like(msh))
     ax.fill_between(t, 1 - hi, 1 - lo, color=pal[0], alpha=0.25)
     ax.plot(t, 1 - med, color=pal[0], label="model, 90% band")
-    c = targets["cohorts"]["methadone"]
-    p, n = np.asarray(c["observed"]), c["n"]
-    ax.errorbar(c["weeks"], p, yerr=1.96 * np.sqrt(p * (1 - p) / n), fmt="o", color=pal[0],
-                mfc="white", capsize=3, label=f"Khue et al. 2017 (n={n})")
+    published_points(ax, targets["cohorts"]["methadone"], pal[0], "Khue et al. 2017")
     ax.set_xlim(0, 160)
     ax.set_ylim(0, 0.5)
     ax.set_xlabel("weeks since starting methadone")
@@ -95,7 +106,4 @@ def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> 
     ax.set_title("Methadone dropout")
     ax.legend(fontsize=8)
     fig.suptitle("Calibrated relapse and retention against the published reports", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    return finish(fig, path, dpi=130)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .metrics import RESULTS
+from .plots import finish
+from .plots import setup as _setup
 from .sweep import REFERENCE, SweepError
 
 LABEL = {r.name: r.label for r in RESULTS}
@@ -30,17 +33,6 @@ CASCADE = ["share_referred", "share_assessed", "share_methadone", "share_recover
 STATES = {"n_using": "using", "n_abstinent": "abstinent", "n_referred": "waiting for coordinator",
           "n_methadone": "on methadone", "n_recovery": "recovery support",
           "n_residential": "voluntary residential", "n_detained": "detained"}
-
-
-def _setup():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    return plt, sns
 
 
 def _read(root: Path, name: str) -> pd.DataFrame:
@@ -93,12 +85,8 @@ def fig_headline(runs: pd.DataFrame, order: list[str], path: Path) -> None:
         unit = {"share": "%", "VND": "bn VND"}.get(UNIT[m], UNIT[m])
         ax.set_title(f"{LABEL[m]} ({unit})", fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.set_visible(False)
     fig.suptitle("Key results by scenario: mean and 90% interval over replicates", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    finish(fig, path, axes=axes, used=len(metrics))
 
 
 def fig_differences(summary: pd.DataFrame, order: list[str], path: Path) -> bool:
@@ -123,9 +111,8 @@ def fig_differences(summary: pd.DataFrame, order: list[str], path: Path) -> bool
         ax.set_title(f"{LABEL[m]}\n(difference, {unit})", fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
     fig.suptitle(f"Difference from '{REFERENCE}' on the same random numbers (mean, 90% interval)", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    finish(fig, path)
+    return True
 
 
 def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
@@ -149,16 +136,14 @@ def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
     ax.set_ylabel("share not yet relapsed")
     ax.set_title("Relapse-free survival after release (Kaplan-Meier, all replicates, 95% CI)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish(fig, path)
     return True
 
 
 def fig_cascade(runs: pd.DataFrame, order: list[str], path: Path) -> None:
     plt, sns = _setup()
     d = runs[runs["metric"].isin(CASCADE)].copy()
-    d["service"] = d["metric"].map(lambda m: LABEL[m].replace("Ever ", ""))
+    d["service"] = d["metric"].map(lambda m: textwrap.fill(LABEL[m].replace("Ever ", ""), 18))
     d["percent"] = 100 * d["value"]
     fig, ax = plt.subplots(figsize=(12, 4.8))
     sns.barplot(d, x="service", y="percent", hue="scenario", hue_order=order, errorbar=("pi", 90),
@@ -167,10 +152,8 @@ def fig_cascade(runs: pd.DataFrame, order: list[str], path: Path) -> None:
     ax.set_ylabel("% of registered PWUD, over the run")
     ax.set_title("Service cascade by scenario (mean, 90% interval over replicates)")
     ax.tick_params(axis="x", labelsize=8)
-    ax.legend(fontsize=8, ncol=len(order), loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.legend(fontsize=8, ncol=len(order), loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+    finish(fig, path)
 
 
 def fig_occupancy(weekly: pd.DataFrame, order: list[str], path: Path) -> None:
@@ -192,16 +175,12 @@ def fig_occupancy(weekly: pd.DataFrame, order: list[str], path: Path) -> None:
         ax.set_title(st, fontsize=10)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(states):]:
-        ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("years")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower right", fontsize=8, ncol=2)
     fig.suptitle("People in each state over time (mean and 90% interval over replicates)", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    finish(fig, path, axes=axes, used=len(states))
 
 
 def _table(summary: pd.DataFrame, order: list[str]) -> str:

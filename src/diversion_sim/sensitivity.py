@@ -8,6 +8,7 @@ effect, not noise; a parameter that cannot act on an output has mu* exactly 0.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,17 +16,14 @@ import pandas as pd
 from .params import ConfigError
 
 
-def _run_pair(base: list[str], scenario: str, values: dict[str, float], outputs: list[str]
+def _run_pair(cfgs: dict[str, Any], values: dict[str, float], outputs: list[str]
               ) -> dict[str, float]:
+    """``outputs`` of the first scenario in ``cfgs`` minus those of the second (compulsory)."""
     from .calibration import with_values
-    from .cli import compose_config
     from .model import DiversionModel
 
-    res = {}
-    for sc in (scenario, "compulsory"):
-        cfg = with_values(compose_config(base + [f"scenario={sc}"]), values)
-        res[sc] = DiversionModel(cfg, 0).run().metrics
-    return {o: float(res[scenario][o] - res["compulsory"][o]) for o in outputs}
+    res = [DiversionModel(with_values(c, values), 0).run().metrics for c in cfgs.values()]
+    return {o: float(res[0][o] - res[1][o]) for o in outputs}
 
 
 def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: int,
@@ -52,9 +50,9 @@ def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: 
     from .calibration import with_values
     from .cli import compose_config
 
-    with_values(compose_config(base + [f"scenario={scenario}"]), dict(zip(names, X[0])))  # fail fast
-    rows = Parallel(n_jobs=n_jobs)(delayed(_run_pair)(base, scenario, dict(zip(names, x)), outputs)
-                                   for x in X)
+    cfgs = {sc: compose_config(base + [f"scenario={sc}"]) for sc in (scenario, "compulsory")}
+    with_values(cfgs[scenario], dict(zip(names, X[0])))  # fail fast on a bad key or value
+    rows = Parallel(n_jobs=n_jobs)(delayed(_run_pair)(cfgs, dict(zip(names, x)), outputs) for x in X)
     samples = pd.concat([pd.DataFrame(X, columns=names), pd.DataFrame(rows)], axis=1)
     table = []
     for o in outputs:
@@ -69,16 +67,11 @@ def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: 
 def plot(table: pd.DataFrame, path: Path, scenario: str) -> Path:
     """mu* (with 95% bootstrap interval) per parameter, one panel per output, normalised by the
     largest mu* of the output so panels compare."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     from .metrics import RESULTS
+    from .plots import finish, setup
 
+    plt, sns = setup()
     label = {r.name: r.label for r in RESULTS}
-    sns.set_theme(style="whitegrid")
     outs = list(dict.fromkeys(table["output"]))
     ncol = min(3, len(outs))
     nrow = int(np.ceil(len(outs) / ncol))
@@ -99,10 +92,5 @@ def plot(table: pd.DataFrame, path: Path, scenario: str) -> Path:
         ax.set_xlim(0, 1.3)
         ax.set_title(f"{label.get(o, o)}\n(difference {scenario} - compulsory)", fontsize=9)
         ax.set_xlabel("mu* / largest mu*", fontsize=8)
-    for ax in list(axes.flat)[len(outs):]:
-        ax.set_visible(False)
     fig.suptitle("Morris screening: what moves the policy effect (calibrated 90% ranges)", y=1.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    return finish(fig, path, axes=axes, used=len(outs))
