@@ -36,3 +36,13 @@ def test_agent_modes_make_agents_when_asked(mode, persons, families):
     row = int(m.pop.has_family.nonzero()[0][0])
     assert m.family(row) is m.family(row) and m.person(row) is m.person(row)  # made once, then kept
     assert m.person(row).row == row and m.family(row).row == row
+
+
+@pytest.mark.benchmark
+def test_crn_benchmark_prints_paired_and_unpaired_variances():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "crn.py"), "--replicates", "4",
+                          "--years", "1"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for needle in ("variance_ratio", "relapse_52w_release", "person_years_detained", "deaths",
+                   "release_linkage", "pilot_diversion", "shared (same person, same week)"):
+        assert needle in out.stdout, f"{needle!r} missing from\n{out.stdout}"

@@ -136,19 +136,19 @@ def cohort_statistics(cfg: Config, rng: np.random.Generator, cohorts: dict[str, 
     release from compulsory detention and after voluntary treatment (Wegman et al. 2017), and
     methadone dropout (Khue et al. 2017).
     """
-    from .processes.schedule import weibull_residual
+    from .hazards import weibull_residual
 
     rp, tp = cfg.params.relapse, cfg.params.treatment
     out: dict[str, float] = {}
     for name, hr in (("release", 1.0), ("voluntary", rp.hr_after_residential)):
         c = cohorts[name]
-        t = weibull_residual(rng, rp.shape_relapse, rp.scale_relapse, np.full(int(c["n"]), hr),
-                             np.zeros(int(c["n"])))
+        t = weibull_residual(rng.standard_exponential(int(c["n"])), rp.shape_relapse,
+                             rp.scale_relapse, hr)
         for w in c["weeks"]:
             out[f"{name}_free_{int(w)}w"] = float(np.mean(t > w))
     c = cohorts["methadone"]
-    t = weibull_residual(rng, tp.shape_methadone_dropout, tp.scale_methadone_dropout,
-                         np.ones(int(c["n"])), np.zeros(int(c["n"])))
+    t = weibull_residual(rng.standard_exponential(int(c["n"])), tp.shape_methadone_dropout,
+                         tp.scale_methadone_dropout, 1.0)
     for w in c["weeks"]:
         out[f"methadone_dropout_{int(w)}w"] = float(np.mean(t <= w))
     return out

@@ -2,7 +2,9 @@
 
 Each person draws, on entering a state, the time to each event that can end the state; the
 earliest wins. Hazards are constant or piecewise constant in time since a reference point, or
-Weibull (relapse, methadone dropout), so a waiting time is one inverse-CDF draw.
+Weibull (relapse, methadone dropout), so a waiting time is one inverse-CDF draw. The samplers
+are pure functions of standard exponential draws, which the caller takes from its per-person
+streams (:mod:`diversion_sim.streams`).
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ def per_week(rate_per_100py: float) -> float:
     return rate_per_100py / 100.0 / WEEKS_PER_YEAR
 
 
-def exponential(rng: np.random.Generator, rate: np.ndarray | float, n: int) -> np.ndarray:
-    """Waiting times for constant hazards ``rate`` (per week); ``inf`` where the rate is 0."""
-    e = rng.standard_exponential(n)
+def exponential(e: np.ndarray, rate: np.ndarray | float) -> np.ndarray:
+    """Waiting times for constant hazards ``rate`` (per week) from standard exponential draws
+    ``e``; ``inf`` where the rate is 0."""
     with np.errstate(divide="ignore", over="ignore"):  # rate 0 (or denormal) -> never
         return e / rate
 
 
 def piecewise_exponential(
-    rng: np.random.Generator,
+    e: np.ndarray,
     rate: np.ndarray,
     since: np.ndarray,
     breaks: np.ndarray,
@@ -39,6 +41,7 @@ def piecewise_exponential(
     ``G(since + t) = G(since) + E / rate`` (inverse-CDF; one draw per person).
 
     Args:
+        e: standard exponential draws, one per person.
         rate: base hazard per week, one per person (0 = never).
         since: time already elapsed since the reference point (weeks), one per person.
         breaks: increasing segment ends (weeks since the reference), shape (B,).
@@ -47,7 +50,6 @@ def piecewise_exponential(
     Returns:
         Time from now to the event (weeks); ``inf`` if it never happens.
     """
-    e = rng.standard_exponential(rate.shape[0])
     b = np.asarray(breaks, dtype=float)
     m = np.asarray(mults, dtype=float)
     gk = m[0] * b[0] + np.concatenate(([0.0], np.cumsum(m[1:-1] * np.diff(b))))  # G at breaks
@@ -63,13 +65,13 @@ def piecewise_exponential(
     return np.maximum(out, 0.0)
 
 
-def weibull(
-    rng: np.random.Generator, shape: float, scale: float, hr: np.ndarray | float, n: int
-) -> np.ndarray:
-    """Weibull waiting times with proportional-hazards ratios ``hr`` (scale * hr**(-1/shape))."""
-    u = rng.standard_exponential(n)
+def weibull_residual(e: np.ndarray, shape: float, scale: float, hr: np.ndarray | float,
+                     elapsed: np.ndarray | float = 0.0) -> np.ndarray:
+    """Remaining Weibull(shape, scale) time under proportional hazards ``hr``, given ``elapsed``
+    weeks already survived, from standard exponential draws ``e`` (inverse cumulative hazard)."""
+    t0 = np.maximum(np.asarray(elapsed, dtype=float), 0.0)
     with np.errstate(divide="ignore"):
-        return scale * np.power(np.asarray(hr, dtype=float), -1.0 / shape) * np.power(u, 1.0 / shape)
+        return scale * np.power((t0 / scale) ** shape + e / hr, 1.0 / shape) - t0
 
 
 def to_week(now: int, wait: np.ndarray, never: int) -> np.ndarray:
@@ -78,14 +80,18 @@ def to_week(now: int, wait: np.ndarray, never: int) -> np.ndarray:
     return (now + np.maximum(w, 1.0)).astype(np.int32)
 
 
-def grouped_rank(groups: np.ndarray, order_key: np.ndarray) -> np.ndarray:
+def grouped_rank(groups: np.ndarray, order_key: np.ndarray,
+                 tiebreak: np.ndarray | None = None) -> np.ndarray:
     """Rank of each item within its group, by ``order_key`` (0 = first); vectorised.
 
-    Used for capacity: item i is served this week if ``rank[i] < capacity[groups[i]]``.
+    Used for capacity: item i is served this week if ``rank[i] < capacity[groups[i]]``. Ties
+    in ``order_key`` are broken by ``tiebreak`` (e.g. the person's row, so that the result does
+    not depend on the order of the items), else by position.
     """
     if groups.size == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((order_key, groups))
+    keys = (order_key, groups) if tiebreak is None else (tiebreak, order_key, groups)
+    order = np.lexsort(keys)
     g = groups[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     first = np.repeat(starts, np.diff(np.r_[starts, g.size]))

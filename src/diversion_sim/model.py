@@ -22,11 +22,7 @@ from .population import create_population
 from .processes import centres, coordination, events, policing
 from .processes.schedule import flush, schedule
 from .states import Event, State
-
-# Independent random streams, one per process, all derived from (seed, replicate): a policy that
-# changes one process leaves the draws of the others untouched (common random numbers).
-STREAMS = ("population", "police", "coordination", "treatment", "relapse", "mortality",
-           "movement", "detention")
+from .streams import Streams
 
 # The weekly protocol. Order matters and each phase says why it comes where it does.
 PHASES = (
@@ -67,15 +63,20 @@ class DiversionModel(mesa.Model):
             from .calibration import posterior_draw, with_values
 
             cfg = with_values(cfg, posterior_draw(cfg, replicate))
-        seeds = np.random.SeedSequence([int(cfg.seed), int(replicate)]).spawn(len(STREAMS) + 1)
-        super().__init__(rng=int(seeds[0].generate_state(1)[0]))
+        # Every random number derives from (seed, replicate): Mesa's own generator, the initial
+        # population (whole-population arrays in row order, so shared by all scenarios) and the
+        # per-person keyed draws of every process (common random numbers; see streams.py).
+        mesa_seed, pop_seed = np.random.SeedSequence([int(cfg.seed), int(replicate)]).spawn(2)
+        super().__init__(rng=int(mesa_seed.generate_state(1)[0]))
         self.cfg = cfg
         self.replicate = int(replicate)
-        self.rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds[1:])}
+        self.streams = Streams(cfg.seed, replicate)
+        self._shuffle: np.random.Generator | None = None  # tests: shuffle every batch's order
         self.week = 0
         self.n_weeks = int(round(cfg.years * 52))
 
-        self.pop, self.wards = create_population(cfg, self.rngs["population"])
+        rng = np.random.default_rng(pop_seed)
+        self.pop, self.wards = create_population(cfg, rng)
         self.n_centres = {k: getattr(cfg.population.centres, k).n_centres for k in CENTRE_KINDS}
         self.capacity = {k: getattr(cfg.population.centres, k).n_capacity for k in CENTRE_KINDS}
         self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
@@ -91,7 +92,7 @@ class DiversionModel(mesa.Model):
         self.pending = np.zeros(self.pop.n, bool)  # marked to (re)schedule at the end of the week
 
         self._make_agents()
-        self._initial_schedule()
+        self._initial_schedule(rng)
         self._record()
 
     # ------------------------------------------------------------------ agents
@@ -138,9 +139,8 @@ class DiversionModel(mesa.Model):
         return [self.person(r) for r in rows]
 
     # ------------------------------------------------------------------ dynamics
-    def _initial_schedule(self) -> None:
+    def _initial_schedule(self, rng: np.random.Generator) -> None:
         p, dp = self.pop, self.cfg.params.detention
-        rng = self.rngs["population"]
         n = p.n
         # elapsed time in the initial state (assumption: uniform over a typical spell)
         p.since[:] = 0
@@ -158,6 +158,11 @@ class DiversionModel(mesa.Model):
         det = np.flatnonzero(p.state == State.DETAINED)
         p.treat_end[det] = rng.integers(1, int(dp.dur_stay_repeat[1]) + 1, det.size)
         schedule(self, np.arange(n))
+
+    def order(self, idx: np.ndarray) -> np.ndarray:
+        """The order in which a batch is processed: as given, or shuffled when a test asks
+        (results must not depend on it: draws are keyed by person, capacity ties by row)."""
+        return idx if self._shuffle is None else self._shuffle.permutation(idx)
 
     def log(self, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
         """Record ``kind`` for the people ``idx`` this week (event table and weekly flows)."""
@@ -178,7 +183,7 @@ class DiversionModel(mesa.Model):
             idx = due[kinds == kind]
             if idx.size:
                 idx = idx[(p.next_event[idx] == kind) & (p.next_week[idx] <= self.week)]
-                handler(self, idx)
+                handler(self, self.order(idx))
         coordination.step(self)
         flush(self)  # draw the next event of everyone who changed this week, in one batch
         self._record()

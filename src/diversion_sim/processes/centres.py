@@ -72,13 +72,14 @@ def admit(m: DiversionModel, idx: np.ndarray, kind: str, priority: np.ndarray | 
           ) -> np.ndarray:
     """Boolean mask over ``idx``: who gets a place this week at their centre of ``kind``.
 
-    Applicants are ranked within their centre by ``priority`` (lower first; default: order of
-    ``idx``); places are the centre's capacity minus its occupancy. Unlimited centres admit all.
+    Applicants are ranked within their centre by ``priority`` (lower first), ties by row (so
+    the outcome does not depend on the order of ``idx``); places are the centre's capacity minus
+    its occupancy. Unlimited centres admit all.
     """
     cap = m.capacity[kind]
     if cap is None or idx.size == 0:
         return np.ones(idx.size, bool)
     free = np.maximum(cap - occupancy(m, kind), 0)
     centre = m.ward_centre[kind][m.pop.ward[idx]]
-    key = np.arange(idx.size) if priority is None else priority
-    return grouped_rank(centre, key) < free[centre]
+    key = np.zeros(idx.size, np.int8) if priority is None else priority
+    return grouped_rank(centre, key, idx) < free[centre]

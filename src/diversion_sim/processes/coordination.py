@@ -41,18 +41,17 @@ def step(m: DiversionModel) -> None:
     queue = np.flatnonzero(p.state == State.REFERRED)
     if queue.size == 0:
         return
-    rng = m.rngs["coordination"]
     rate = m.wards.n_coordinators * cp.rate_assess * sc.rel_assess_capacity
     slots = np.floor(rate).astype(np.int64)
-    slots += rng.random(m.wards.n) < (rate - slots)
+    slots += m.streams.uniform("assess_slots", np.arange(m.wards.n), m.week) < (rate - slots)
     room = np.maximum(np.floor(m.wards.n_coordinators * cp.n_caseload_max).astype(np.int64)
                       - caseload(m), 0)
     cap = np.minimum(slots, room)
     w = p.ward[queue]
-    served = queue[grouped_rank(w, p.referral_week[queue]) < cap[w]]
+    served = m.order(queue[grouped_rank(w, p.referral_week[queue], queue) < cap[w]])
     if served.size == 0:
         return
-    complete = rng.random(served.size) < sc.p_assess_complete
+    complete = m.streams.uniform("assess_complete", served, m.week) < sc.p_assess_complete
     m.log(Event.SCREEN_ONLY, served[~complete])
     enter(m, served[~complete], State.USING)
     assess(m, served[complete])
@@ -61,11 +60,10 @@ def step(m: DiversionModel) -> None:
 def assess(m: DiversionModel, idx: np.ndarray) -> None:
     """Assessment with a treatment plan: ancillary referrals, then one primary treatment."""
     p, cp, sc = m.pop, m.cfg.params.coordination, m.cfg.scenario
-    rng = m.rngs["coordination"]
     m.log(Event.ASSESS, idx)
     p.services[idx] |= np.uint16(Service.ASSESSED)
     p.client_until[idx] = m.week + int(round(cp.dur_followup))
-    u = rng.random((len(ANCILLARY) + 1, idx.size))
+    u = m.streams.uniform("plan", idx, m.week, slots=len(ANCILLARY) + 1)
     for row, (name, flag) in enumerate(ANCILLARY):
         p.services[idx[u[row] < getattr(cp, name)]] |= np.uint16(flag)
 

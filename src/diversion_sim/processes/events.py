@@ -41,7 +41,7 @@ def on_release(m: DiversionModel, idx: np.ndarray) -> None:
     p.pos_tests[idx] = 0
     p.dossier[idx] = False
     start_exit(m, idx, Exit.RELEASE)
-    u = m.rngs["detention"].random((2, idx.size))
+    u = m.streams.uniform("linkage", idx, m.week, slots=2)
     linked = idx[u[0] < sc.p_release_linkage]
     p.linked[linked] = True
     p.services[linked] |= np.uint16(Service.LINKED)
@@ -103,7 +103,8 @@ def on_admit(m: DiversionModel, idx: np.ndarray) -> None:
     repeat = p.n_detentions[got] > 0
     lo = np.where(repeat, dp.dur_stay_repeat[0], dp.dur_stay_first[0])
     hi = np.where(repeat, dp.dur_stay_repeat[1], dp.dur_stay_first[1])
-    stay = np.floor(lo + m.rngs["detention"].random(got.size) * (hi - lo + 1)).astype(np.int32)
+    u = m.streams.uniform("stay", got, m.week)
+    stay = np.floor(lo + u * (hi - lo + 1)).astype(np.int32)
     stay = np.minimum(stay, hi.astype(np.int32)).clip(1)
     p.n_detentions[got] += 1
     p.dossier[got] = False

@@ -51,7 +51,7 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
     m.log(Event.DOSSIER, dossier)
     p.pos_tests[dossier] = 0
     if sc.voluntary_only:
-        accept = m.rngs["police"].random(dossier.size) < sc.p_accept_voluntary
+        accept = m.streams.uniform("accept_voluntary", dossier, m.week) < sc.p_accept_voluntary
         m.log(Event.REFUSED_VOLUNTARY, dossier[~accept])
         left = start_treatment(m, dossier[accept], State.RESIDENTIAL)
         mark(m, np.concatenate([dossier[~accept], left]))

@@ -1,7 +1,9 @@
 """Competing-risk scheduling: when a person enters a state, draw the week of their next event.
 
 Every state has a short list of events that can end it; death and moving away compete in the
-community. Each is drawn as a waiting time from its own random stream, the earliest wins and is
+community. Each is drawn as a waiting time from the person's own keyed draw for that event and
+week (:mod:`diversion_sim.streams`), so it does not depend on who else is rescheduled; the
+earliest wins and is
 stored in ``next_week`` / ``next_event``. Processes only mark people as changed
 (:func:`mark`); all of them are scheduled in one batch at the end of the week, so the cost is
 a handful of numpy calls per week whatever the population size, and a weekly step touches only
@@ -41,11 +43,11 @@ def mark(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 def flush(m: DiversionModel) -> None:
-    """Schedule everyone marked this week, in one batch (in row order).
+    """Schedule everyone marked this week, in one batch.
 
     A boolean mark column scanned once a week is cheaper than de-duplicating the marked rows
     (``np.unique`` hashing cost a third of a national week)."""
-    idx = np.flatnonzero(m.pending)
+    idx = m.order(np.flatnonzero(m.pending))
     if idx.size:
         m.pending[idx] = False
         schedule(m, idx)
@@ -75,26 +77,18 @@ def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     return hr
 
 
-def weibull_residual(rng: np.random.Generator, shape: float, scale: float, hr: np.ndarray,
-                     elapsed: np.ndarray) -> np.ndarray:
-    """Remaining Weibull time given ``elapsed`` weeks already survived (hazard ratio ``hr``)."""
-    e = rng.standard_exponential(hr.size)
-    t0 = np.maximum(elapsed, 0.0)
-    with np.errstate(divide="ignore"):
-        return scale * np.power((t0 / scale) ** shape + e / hr, 1.0 / shape) - t0
-
-
 def _detect_wait(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     """Police detection while using: retesting inside an open test window, else the supervised
     (first ``dur_supervision`` weeks after release) or base detection hazard."""
-    pol, p, rng = m.cfg.params.police, m.pop, m.rngs["police"]
+    pol, p = m.cfg.params.police, m.pop
     window_left = (p.window_start[idx] + pol.dur_test_window - m.week).astype(float)
     open_ = (p.pos_tests[idx] > 0) & (window_left > 0)
-    retest = hz.exponential(rng, pol.rate_retest, idx.size)
+    e = m.streams.exponential("detect", idx, m.week, slots=2)
+    retest = hz.exponential(e[0], pol.rate_retest)
     start = np.where(open_, window_left, 0.0)
     since = (m.week - p.release_week[idx]).astype(float) + start
     later = hz.piecewise_exponential(
-        rng, np.full(idx.size, pol.rate_detect), since,
+        e[1], np.full(idx.size, pol.rate_detect), since,
         np.array([m.cfg.params.detention.dur_supervision]),
         np.array([pol.hr_detect_supervised, 1.0]))
     return np.where(open_ & (retest <= window_left), retest, start + later)
@@ -112,11 +106,12 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
     # row 0: death (post-release excess in weeks 1-4, Merrall 2010); row 1: moving away
     since = np.where(st == DETAINED, 1e9, (m.week - p.release_week[idx]).astype(float))
     mp = par.mortality
+    draw = m.streams.exponential
     wait[0] = hz.piecewise_exponential(
-        m.rngs["mortality"], _death_rate(m, st, p.inject[idx]), since, POST_RELEASE_BREAKS,
+        draw("death", idx, m.week), _death_rate(m, st, p.inject[idx]), since, POST_RELEASE_BREAKS,
         np.array([mp.mult_post_release_w1_2, mp.mult_post_release_w3_4, 1.0]))
     kind[0] = E_DEATH
-    move = hz.exponential(m.rngs["movement"], par.movement.rate_move, k)
+    move = hz.exponential(draw("move", idx, m.week), par.movement.rate_move)
     wait[1] = np.where(COMMUNITY[st], move, np.inf)
     kind[1] = E_MOVE
     # rows 2-3: what ends the state itself
@@ -128,31 +123,33 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
         pend = p.dossier[idx[g]]
         wait[2, g] = np.where(pend, fixed_end[g], _detect_wait(m, idx[g]))
         kind[2, g] = np.where(pend, E_ADMIT, E_DETECT)
-        seek = hz.exponential(m.rngs["treatment"], par.treatment.rate_seek_methadone, g.size)
+        seek = hz.exponential(draw("seek_methadone", idx[g], m.week),
+                              par.treatment.rate_seek_methadone)
         wait[3, g] = np.where(pend | (p.drug[idx[g]] != Drug.OPIOID), np.inf, seek)
         kind[3, g] = E_SEEK
     g = np.flatnonzero(st == ABSTINENT)
     if g.size:
         rp = par.relapse
-        wait[2, g] = weibull_residual(m.rngs["relapse"], rp.shape_relapse, rp.scale_relapse,
-                                      relapse_hr(m, idx[g]), elapsed[g])
+        wait[2, g] = hz.weibull_residual(draw("relapse", idx[g], m.week), rp.shape_relapse,
+                                         rp.scale_relapse, relapse_hr(m, idx[g]), elapsed[g])
         kind[2, g] = E_RELAPSE
     g = np.flatnonzero(st == REFERRED)
     if g.size:
-        wait[2, g] = hz.exponential(m.rngs["coordination"], par.coordination.rate_queue_leave,
-                                    g.size)
+        wait[2, g] = hz.exponential(draw("queue_leave", idx[g], m.week),
+                                    par.coordination.rate_queue_leave)
         kind[2, g] = E_LEAVE
     g = np.flatnonzero(st == METHADONE)
     if g.size:
         tp = par.treatment
-        wait[2, g] = weibull_residual(m.rngs["treatment"], tp.shape_methadone_dropout,
-                                      tp.scale_methadone_dropout, np.ones(g.size), elapsed[g])
+        wait[2, g] = hz.weibull_residual(draw("methadone_dropout", idx[g], m.week),
+                                         tp.shape_methadone_dropout, tp.scale_methadone_dropout,
+                                         1.0, elapsed[g])
         kind[2, g] = E_DROPOUT
     g = np.flatnonzero((st == RECOVERY) | (st == RESIDENTIAL))
     if g.size:
         tp = par.treatment
         rate = np.where(st[g] == RECOVERY, tp.rate_recovery_dropout, tp.rate_residential_leave)
-        wait[2, g] = hz.exponential(m.rngs["treatment"], rate, g.size)
+        wait[2, g] = hz.exponential(draw("treatment_dropout", idx[g], m.week), rate)
         kind[2, g] = E_DROPOUT
         wait[3, g] = fixed_end[g]
         kind[3, g] = E_COMPLETE

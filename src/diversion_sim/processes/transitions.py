@@ -77,8 +77,9 @@ def start_treatment(m: DiversionModel, idx: np.ndarray, state: State,
         p.treat_end[got] = m.week + int(round(m.cfg.params.treatment.dur_residential))
     elif state == State.RECOVERY:
         tp = m.cfg.params.treatment
-        pick = m.rngs["treatment"].choice(len(tp.dur_recovery_options), got.size,
-                                          p=tp.p_recovery_options)
+        u = m.streams.uniform("recovery_duration", got, m.week)
+        cum = np.cumsum(tp.p_recovery_options)
+        pick = np.searchsorted(cum / cum[-1], u, side="right").clip(0, len(cum) - 1)
         dur = np.asarray(tp.dur_recovery_options)[pick]
         p.treat_end[got] = m.week + np.maximum(np.round(dur), 1).astype(np.int32)
     else:
