@@ -4,6 +4,8 @@
     python experiments/calibrate.py resume=true           # continue an interrupted run (abc.db)
     python experiments/calibrate.py abc.population_size=40 abc.max_generations=2   # small
     python experiments/calibrate.py resume=true install=true   # write the posterior into configs/
+    python experiments/calibrate.py 'only=[cascade,status_quo]'  # rerun some stages; the others'
+                                                # draws come from the installed posterior (previous)
 
 Runs the stages in ``stages`` (the relapse/retention cohorts, then the pilot cascade); each stage
 writes ``<stage>/abc.db`` (every generation, pyabc) and ``<stage>/posterior.csv`` (weighted
@@ -39,12 +41,20 @@ def main(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
-        model_cfg = compose_config(list(cfg.model) + [f"seed={cfg.seed}"])
+        extra = [f"seed={cfg.seed}"]
+        if cfg.get("burn_in_years") is not None:  # e.g. a short burn-in for a quick check
+            extra.append(f"burn_in_years={cfg.burn_in_years}")
+        model_cfg = compose_config(list(cfg.model) + extra)
         targets = OmegaConf.to_container(cfg.targets, resolve=True)
         priors = OmegaConf.to_container(cfg.priors, resolve=True)
         stages = OmegaConf.to_container(cfg.stages, resolve=True)
+        stage_cfgs = {st["name"]: compose_config(list(st["model"]) + extra)
+                      for st in stages if st.get("model")}
+        only = list(cfg.only) if cfg.get("only") else None
+        previous = cal.load_draws(str(cfg.previous)) if only else None
         post = cal.run_stages(model_cfg, targets, priors, stages, out, n_draws=int(cfg.n_draws),
-                              seed=int(cfg.seed), population_size=int(cfg.abc.population_size),
+                              seed=int(cfg.seed), stage_cfgs=stage_cfgs, only=only,
+                              previous=previous, population_size=int(cfg.abc.population_size),
                               max_generations=int(cfg.abc.max_generations),
                               min_epsilon=float(cfg.abc.min_epsilon),
                               max_simulations=int(cfg.abc.max_simulations),

@@ -32,8 +32,10 @@ def main(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         targets = OmegaConf.to_container(cfg.targets, resolve=True)
-        fit, sims, draws = cal.replicate_pilot(list(cfg.model), targets, str(cfg.posterior),
-                                               int(cfg.n_sims), int(cfg.seed))
+        fit, sims, draws = cal.replicate_pilot(
+            list(cfg.model), targets, str(cfg.posterior), int(cfg.n_sims), int(cfg.seed),
+            status_quo_model=list(cfg.status_quo_model) if cfg.get("status_quo_model") else None,
+            n_jobs=int(cfg.n_jobs))
     except ConfigError as exc:
         print(f"pilot_replication: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -22,6 +21,7 @@ pytest.importorskip("pyabc")
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = yaml.safe_load((config_dir() / "calibration" / "targets.yaml").read_text())
 MODEL = ["population=pilot_wards", "scenario=pilot_diversion", "years=1.1538461538"]
+FAST = [*MODEL, "burn_in_years=0.5"]  # the ABC machinery, not the warm start, is under test
 
 
 def test_with_values_sets_keys_and_checks_them():
@@ -52,7 +52,7 @@ def test_simulation_is_a_function_of_the_parameters():
 def test_abc_recovers_known_parameters(tmp_path):
     """Synthetic data from known values; a small ABC-SMC must put them inside the 90% posterior
     and learn (posterior interval well inside the prior)."""
-    cfg = make_config(*MODEL)
+    cfg = make_config(*FAST)
     truth = {"params.police.rate_detect": 0.04, "params.relapse.shape_relapse": 0.6,
              "params.coordination.p_refer_legal": 0.45}
     priors = {"params.police.rate_detect": {"dist": "loguniform", "low": 0.005, "high": 0.3},
@@ -82,10 +82,10 @@ def _run(script, tmp_path, *args):
 
 @pytest.mark.slow
 def test_calibrate_command_runs_resumes_and_refuses_to_overwrite(tmp_path):
-    small = ["abc.population_size=12", "abc.n_procs=1"]
+    small = ["abc.population_size=12", "abc.n_procs=1", "burn_in_years=0.5"]
     r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=1")
     assert r.returncode == 0, r.stderr[-3000:]
-    for f in ("cohorts/abc.db", "cascade/abc.db", "posterior.csv", "posterior_draws.csv",
+    for f in ("cohorts/abc.db", "cascade/abc.db", "status_quo/abc.db", "posterior.csv", "posterior_draws.csv",
               "posterior_summary.csv", "calibration.yaml"):
         assert (tmp_path / f).is_file(), f
     r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=2")
@@ -94,10 +94,18 @@ def test_calibrate_command_runs_resumes_and_refuses_to_overwrite(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     import pyabc
 
-    for stage in ("cohorts", "cascade"):  # each stage went on by one generation
+    for stage in ("cohorts", "cascade", "status_quo"):  # each stage went on by one generation
         assert pyabc.History(f"sqlite:///{tmp_path / stage / 'abc.db'}").max_t == 1
     draws = pd.read_csv(tmp_path / "posterior_draws.csv")
-    assert len(draws) == 200 and "params.police.rate_detect" in draws
+    assert len(draws) == 200 and {"params.police.rate_detect", "params.police.p_dossier"} <= set(draws)
+    # rerun one stage only: the others' draws come from the installed posterior
+    (tmp_path / "only").mkdir()
+    r = _run("calibrate.py", tmp_path / "only", *small, "abc.max_generations=1", "only=[status_quo]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert not (tmp_path / "only" / "cascade").exists()
+    draws = pd.read_csv(tmp_path / "only" / "posterior_draws.csv")
+    installed = pd.read_csv(config_dir() / "calibration" / "pilot_posterior.csv")
+    assert set(draws["params.relapse.shape_relapse"]) <= set(installed["params.relapse.shape_relapse"])
 
 
 @pytest.mark.slow
@@ -121,7 +129,8 @@ def test_params_posterior_draw_per_replicate():
             m = DiversionModel(make_config(f"scenario={sc}", "params=posterior", "years=0.1"), r)
             assert m.cfg.params.police.rate_detect == pytest.approx(row["params.police.rate_detect"])
             assert m.cfg.params.relapse.shape_relapse == pytest.approx(row["params.relapse.shape_relapse"])
-            assert np.isclose(m.cfg.population.share_init_using, row["population.share_init_using"])
+            assert m.cfg.params.coordination.p_plan_methadone == pytest.approx(
+                row["params.coordination.p_plan_methadone"])
 
 
 def test_posterior_file_errors_are_clear(tmp_path):

@@ -52,7 +52,7 @@ def test_single_run(tmp_path):
     (["scenario=nonsense"], "valid scenario names"),
     (["params.police.rate_detect=-1"], "params.police.rate_detect"),
     (["params.coordination.p_refer_hiv=62"], "percentage"),
-    (["params.detention.dur_stay_first=[104,52]"], "min <= max"),
+    (["scenario.dur_stay_first=[104,52]"], "min <= max"),
 ])
 def test_bad_input_clear_message(tmp_path, args, needle):
     r = _run(tmp_path, "hydra.mode=RUN", *args)

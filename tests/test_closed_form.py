@@ -9,7 +9,8 @@ from diversion_sim.model import DiversionModel
 from diversion_sim.states import State
 
 # A two-state world: opioid users either use (enrolling on methadone at constant hazard a) or
-# are on methadone (dropping out at constant hazard b: Weibull shape 1); nothing else happens.
+# are on methadone (dropping out at constant hazard b: Weibull shape 1); nothing else happens
+# (a closed register with no burn-in: the run starts from the configured split).
 A, B = 0.05, 0.02
 
 
@@ -24,7 +25,10 @@ def _two_state(n=20000, weeks=120, seed=3):
         "params.treatment.shape_methadone_dropout=1.0",
         f"params.treatment.scale_methadone_dropout={1 / B}",
         "params.mortality.rate_death_off_oat=0", "params.mortality.rate_death_on_oat=0",
-        "params.movement.rate_move=0", "output.events=false")
+        "params.movement.rate_move=0", "output.events=false", "params.register.rate_entry=0",
+        "params.movement.rate_move_in=0",
+        "params.register.rate_remission_opioid=0", "params.register.rate_remission_meth=0",
+        "burn_in_years=0")
     m = DiversionModel(cfg, 0)
     m.run()
     return m
@@ -56,9 +60,12 @@ def test_relapse_after_release_matches_weibull():
         "population.share_init_using=0.0", "population.share_init_abstinent=0.0",
         "population.share_init_methadone=0.0", "population.share_init_detained=1.0",
         "population.p_family=0", "scenario.p_release_linkage=0",
-        "params.detention.dur_stay_repeat=[10,30]", "params.movement.rate_move=0",
+        "scenario.dur_stay_repeat=[10,30]", "params.movement.rate_move=0",
         "params.mortality.rate_death_off_oat=0", "params.mortality.rate_death_detained=0",
-        "params.police.rate_detect=0")
+        "params.police.rate_detect=0", "params.register.rate_entry=0",
+        "params.movement.rate_move_in=0",
+        "params.register.rate_remission_opioid=0", "params.register.rate_remission_meth=0",
+        "burn_in_years=0")
     m = DiversionModel(cfg, 0)
     r = m.run()
     k, lam = cfg.params.relapse.shape_relapse, cfg.params.relapse.scale_relapse

@@ -41,7 +41,7 @@ def test_every_parameter_value_cites_a_source():
 @pytest.mark.parametrize("override, key", [
     ("params.police.rate_detect=-0.1", "params.police.rate_detect"),
     ("params.coordination.p_refer_hiv=62", "params.coordination.p_refer_hiv"),
-    ("params.detention.dur_stay_first=[104,52]", "params.detention.dur_stay_first"),
+    ("scenario.dur_stay_first=[104,52]", "scenario.dur_stay_first"),
     ("years=-1", "years"),
     ("population.n_people_by_district=[0,0]", "population.n_people_by_district"),
     ("scenario.regime=lenient", "scenario.regime"),

@@ -38,7 +38,7 @@ def configs(draw):
         f"population.centres.compulsory.n_capacity={'null' if cap is None else cap}",
         f"population.centres.methadone.n_capacity={draw(st.integers(0, 50))}",
         f"params.police.rate_detect={draw(rate)}",
-        f"params.detention.dur_stay_first=[{lo},{hi}]",
+        f"scenario.dur_stay_first=[{lo},{hi}]",
         f"params.coordination.rate_assess={draw(st.floats(0.01, 5.0))}",
         f"params.coordination.p_refer_legal={draw(prob)}",
         f"params.movement.rate_move={draw(st.floats(0.0, 0.05))}",
@@ -62,14 +62,16 @@ def test_invariants_and_result_domains(case):
         check_week(m, prev)
     r = m.results()
     for k, v in r.metrics.items():
-        if not np.isfinite(v):
+        if not np.isfinite(v) or k == "register_growth_per_year":  # may fall
             continue
         if k.startswith(("share_", "relapse_")):
             assert 0.0 <= v <= 1.0, (k, v)
         else:
             assert v >= 0.0, (k, v)
     w = r.weekly
-    assert (w.filter(regex="^n_").sum(axis=1) == m.pop.n).all(), "people not conserved"
+    rows = w.loc[0, w.filter(regex="^n_").columns].sum() + (w["new_enter"] + w["new_move_in"]).cumsum()
+    assert (w.filter(regex="^n_").sum(axis=1) == rows).all(), "people not conserved"
+    assert rows.iloc[-1] == m.pop.n
     assert (w.filter(regex="^new_") >= 0).all().all()
     ep = r.episodes
     assert (ep["weeks"] >= 0).all() and (ep["weeks"] <= m.n_weeks).all()

@@ -154,6 +154,37 @@ def cohort_statistics(cfg: Config, rng: np.random.Generator, cohorts: dict[str, 
     return out
 
 
+def register_stocks(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Per week: the living register (everyone not dead or gone) and the share of it in each
+    state, from a weekly table of state counts (``n_*``)."""
+    cols = [c for c in weekly.columns if c.startswith("n_") and c not in ("n_dead", "n_moved")]
+    reg = weekly[cols].sum(axis=1)
+    out = pd.DataFrame({"week": weekly["week"].to_numpy(), "register": reg.to_numpy()})
+    for c in cols:
+        out[f"share_{c[2:]}"] = (weekly[c] / reg.where(reg > 0)).to_numpy()
+    return out
+
+
+def status_quo_statistics(m: Any) -> dict[str, float]:
+    """The status quo against the country (issue 10), from one run of the compulsory regime
+    (``m`` after :meth:`run`): share of the register in centres and on methadone over the first
+    year after the switch; the register's size at the switch and its growth per year (log-linear
+    slope over the last 5 burn-in years and the first run year); compulsory history of the
+    people using in the community at the switch (the pool the pilot referred from)."""
+    run = register_stocks(m.metrics.weekly_frame()).iloc[:53]
+    burn = register_stocks(m.burn_in_weekly)
+    both = pd.concat([burn[burn["week"] >= -260], run[run["week"] > 0]])
+    slope = float(np.polyfit(both["week"] / 52.0, np.log(both["register"].clip(lower=1)), 1)[0])
+    hist = m.history_at_switch
+    ever = hist[hist > 0]
+    return {"share_detained": float(run["share_detained"].mean()),
+            "share_methadone": float(run["share_methadone"].mean()),
+            "register_at_switch": float(run["register"].iloc[0]),
+            "register_growth": slope,
+            "share_prior_detention": float(np.mean(hist > 0)) if hist.size else np.nan,
+            "mean_prior_detentions": float(ever.mean()) if ever.size else np.nan}
+
+
 def simulation_seed(base_seed: int, values: dict[str, float], salt: int = 0) -> np.random.SeedSequence:
     """A seed derived from the base seed and the parameter values (same values => same run),
     so parallel and resumed calibrations stay reproducible per simulation."""
@@ -162,7 +193,7 @@ def simulation_seed(base_seed: int, values: dict[str, float], salt: int = 0) -> 
     return np.random.SeedSequence([int(base_seed), h, int(salt)])
 
 
-PARTS = ("cascade", "cohorts")
+PARTS = ("cascade", "cohorts")  # the default parts; "status_quo" is asked for by its stage
 
 
 def simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], salt: int = 0,
@@ -193,6 +224,13 @@ def _simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], sa
         stats.update(pilot_cascade(events, m.pop.services, gone))
     if "cohorts" in parts:
         stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), cohorts))
+    if "status_quo" in parts:
+        sq = copy.deepcopy(c)
+        sq.seed = int(run_seed.generate_state(2)[1])
+        sq.output.events = False
+        ms = DiversionModel(sq, 0)
+        ms.run()
+        stats.update(status_quo_statistics(ms))
     return stats, m, events
 
 
@@ -206,6 +244,8 @@ def observed_statistics(targets: dict[str, Any], parts: tuple[str, ...] = PARTS
         n = float(cas["denominators"][k])
         p = min(max(v / n, 0.02), 0.98)
         obs[k], sd[k] = float(v), float(np.sqrt(n * p * (1 - p)))
+    for k, spec in (targets["status_quo"].items() if "status_quo" in parts else []):
+        obs[k], sd[k] = float(spec["observed"]), float(spec["sd"])
     for name, c in (targets["cohorts"].items() if "cohorts" in parts else []):
         label = "dropout" if name == "methadone" else "free"
         for w, v in zip(c["weeks"], c["observed"]):
@@ -330,11 +370,16 @@ def equal_weight_draws(posterior: pd.DataFrame, n: int, seed: int) -> pd.DataFra
 
 def run_stages(cfg: Config, targets: dict[str, Any], priors: dict[str, dict[str, Any]],
                stages: list[dict[str, Any]], out_dir: Path, *, n_draws: int, seed: int,
-               **abc_kw: Any) -> pd.DataFrame:
+               stage_cfgs: dict[str, Config] | None = None, only: list[str] | None = None,
+               previous: pd.DataFrame | None = None, **abc_kw: Any) -> pd.DataFrame:
     """Calibrate in stages (blocks of parameters informed by separate statistics, e.g. the cohort
     curves, then the pilot cascade); each later stage holds earlier stages' parameters at their
     posterior medians. Returns equally weighted joint draws (stage draws paired at random,
-    i.e. blocks treated as independent a posteriori), with ``_weight``."""
+    i.e. blocks treated as independent a posteriori), with ``_weight``.
+
+    ``stage_cfgs`` gives a stage its own model configuration (by stage name). With ``only``, the
+    other stages are not rerun: their draws are taken from ``previous`` (an earlier joint
+    posterior, e.g. the installed one) and their medians held fixed."""
     out_dir = Path(out_dir)
     fixed: dict[str, float] = {}
     joint = []
@@ -344,7 +389,19 @@ def run_stages(cfg: Config, targets: dict[str, Any], priors: dict[str, dict[str,
         if missing:
             raise ConfigError(f"config key 'stages[{i}].priors' = {missing} is not allowed: every "
                               f"key needs a prior in 'priors' (have {sorted(priors)}).")
-        post = run_abc(cfg, targets, {k: priors[k] for k in keys}, out_dir / st["name"],
+        if only is not None and st["name"] not in only:
+            absent = [k for k in keys if previous is None or k not in previous.columns]
+            if absent:
+                raise ConfigError(f"config key 'only' = {only} is not allowed: stage "
+                                  f"'{st['name']}' is not rerun but the earlier posterior has no "
+                                  f"draws of {absent}.")
+            prev = previous[keys].reset_index(drop=True)
+            fixed.update(prev.median().to_dict())
+            joint.append(prev.sample(n=n_draws, replace=len(prev) < n_draws,
+                                     random_state=seed + 100 + i).reset_index(drop=True))
+            continue
+        stage_cfg = (stage_cfgs or {}).get(st["name"], cfg)
+        post = run_abc(stage_cfg, targets, {k: priors[k] for k in keys}, out_dir / st["name"],
                        parts=tuple(st["parts"]), fixed=dict(fixed), seed=seed + i, **abc_kw)
         post.to_csv(out_dir / st["name"] / "posterior.csv", index=False)
         fixed.update(weighted_quantiles(post).set_index("key")["q50"].to_dict())
@@ -458,38 +515,57 @@ def load_draws(path: str) -> pd.DataFrame:
     return _read_draws(str(p)).copy()
 
 
-def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n_sims: int,
-                    seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Posterior-predictive simulations of every target; returns (fit table, simulations, draws)."""
+def _replicate_one(cfg: Config, sq_cfg: Config | None, values: dict[str, float],
+                   targets: dict[str, Any], salt: int) -> tuple[dict[str, float], dict[str, float]]:
+    """One posterior-predictive simulation: the fitted statistics and the checks."""
     from math import gamma
+
+    stats, m, ev = _simulate(cfg, values, targets["cohorts"], salt, PARTS)
+    if sq_cfg is not None:
+        stats.update(_simulate(sq_cfg, values, targets["cohorts"], salt, ("status_quo",))[0])
+    referred = np.unique(ev.loc[ev["kind"] == "refer", "person"].to_numpy())
+    prior = m.pop.n_detentions[referred] if referred.size else np.zeros(1)
+    rp = m.cfg.params.relapse
+    admitted = ev.loc[ev["kind"].isin(["admit", "start_residential"]), "person"].to_numpy()
+    ntl = m.wards.district[m.pop.ward[admitted]] == 1  # district 1: Nam Tu Liem
+    return stats, {
+        "compulsory_or_residential_nam_tu_liem": float(np.count_nonzero(ntl)),
+        "share_prior_detention_referred": float(np.mean(prior > 0)),
+        "mean_prior_detentions_referred": (float(prior[prior > 0].mean()) if np.any(prior > 0)
+                                           else np.nan),
+        "share_relapsed_first_year": 1.0 - stats["release_free_52w"],
+        "mean_abstinence_years": rp.scale_relapse * gamma(1 + 1 / rp.shape_relapse) / 52.0,
+    }
+
+
+def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n_sims: int,
+                    seed: int, status_quo_model: list[str] | None = None, n_jobs: int = -1
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Posterior-predictive simulations of every target (the pilot cascade and cohorts with
+    ``model``; the status quo with ``status_quo_model``), in parallel; returns (fit table,
+    simulations, draws)."""
+    from joblib import Parallel, delayed
 
     from .cli import compose_config
 
     draws = load_draws(posterior)
     cfg = compose_config(list(model) + [f"seed={seed}"])
-    rows, checks = [], []
-    for i in range(int(n_sims)):
-        values = draws.iloc[i % len(draws)].to_dict()
-        stats, m, ev = _simulate(cfg, values, targets["cohorts"], i + 1, PARTS)
-        rows.append(stats)
-        referred = np.unique(ev.loc[ev["kind"] == "refer", "person"].to_numpy())
-        prior = m.pop.n_detentions[referred] if referred.size else np.zeros(1)
-        rp = m.cfg.params.relapse
-        checks.append({
-            "share_prior_detention": float(np.mean(prior > 0)),
-            "mean_prior_detentions": float(prior[prior > 0].mean()) if np.any(prior > 0) else np.nan,
-            "share_relapsed_first_year": 1.0 - stats["release_free_52w"],
-            "mean_abstinence_years": rp.scale_relapse * gamma(1 + 1 / rp.shape_relapse) / 52.0,
-        })
+    sq_cfg = compose_config(list(status_quo_model) + [f"seed={seed}"]) if status_quo_model else None
+    out = Parallel(n_jobs=n_jobs)(
+        delayed(_replicate_one)(cfg, sq_cfg, draws.iloc[i % len(draws)].to_dict(), targets, i + 1)
+        for i in range(int(n_sims)))
+    rows, checks = [o[0] for o in out], [o[1] for o in out]
     sims = pd.DataFrame(rows)
-    obs, _ = observed_statistics(targets)
+    obs, _ = observed_statistics(targets, PARTS + (("status_quo",) if sq_cfg is not None else ()))
     cas = targets["cascade"]["observed"]
+    sq = targets.get("status_quo", {})
     fit = []
     for k, v in obs.items():
         s = sims[k]
         lo, hi = float(s.quantile(0.05)), float(s.quantile(0.95))
         fit.append({"target": k, "label": CASCADE_LABELS.get(k, k.replace("_", " ")),
-                    "kind": "pilot cascade (people)" if k in cas else "cohort share",
+                    "kind": ("pilot cascade (people)" if k in cas else
+                             "status quo (pilot districts)" if k in sq else "cohort share"),
                     "observed": v, "simulated_mean": float(s.mean()), "q05": lo, "q95": hi,
                     "inside": "yes" if lo <= v <= hi else "no", "fitted": "yes"})
     ch = pd.DataFrame(checks)
@@ -501,3 +577,59 @@ def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n
                     "observed": v, "simulated_mean": float(s.mean()), "q05": lo, "q95": hi,
                     "inside": "yes" if ok else "no", "fitted": "no"})
     return pd.DataFrame(fit), pd.concat([sims, ch], axis=1), draws
+
+
+# ----------------------------------------------------------------------------- the status quo
+def load_observed() -> dict[str, Any]:
+    """The national figures the status quo is judged against (configs/calibration/observed.yaml)."""
+    import yaml
+
+    from .cli import config_dir
+
+    return yaml.safe_load((config_dir() / "calibration" / "observed.yaml").read_text())
+
+
+def status_quo_stocks(weekly: pd.DataFrame, burn_in: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Register and state shares per replicate and week, the burn-in (negative weeks) first,
+    from weekly tables with a ``replicate`` column (one scenario)."""
+    frames = [burn_in[burn_in["week"] < 0]] if burn_in is not None and len(burn_in) else []
+    both = pd.concat([*frames, weekly], ignore_index=True)
+    out = []
+    for r, g in both.groupby("replicate", sort=True):
+        s = register_stocks(g.sort_values("week"))
+        s.insert(0, "replicate", r)
+        out.append(s)
+    return pd.concat(out, ignore_index=True)
+
+
+def status_quo_table(stocks: pd.DataFrame, metrics: pd.DataFrame, observed: dict[str, Any]
+                     ) -> pd.DataFrame:
+    """The status quo against the observed figures: target, observed, model mean and 90% interval
+    over replicates, inside yes/no. Shares are means over the first year after the switch (the
+    pilot's period); the register's growth is the log-linear slope over every week shown."""
+    first = stocks[(stocks["week"] >= 0) & (stocks["week"] <= 52)].groupby("replicate")
+    growth = stocks.groupby("replicate").apply(
+        lambda g: np.polyfit(g["week"] / 52.0, np.log(g["register"].clip(lower=1)), 1)[0],
+        include_groups=False)
+    pts = pd.DataFrame(observed["register"])
+    g_obs = float(np.polyfit(pts["year"], np.log(pts["value"]), 1)[0])
+    centres = next(p for p in observed["share_in_centres"] if p.get("fitted"))
+    mmt = next(p for p in observed["share_on_methadone"] if p.get("fitted"))
+    prior = observed["prior_detention"]
+    rows = [("share of the register in compulsory centres", centres["value"],
+             first["share_detained"].mean(), centres["source"]),
+            ("share of the register on methadone", mmt["value"], first["share_methadone"].mean(),
+             mmt["source"]),
+            ("register growth per year", g_obs, growth, "national register 2014-2019 (log-linear)"),
+            ("ever detained, people using at week 0", prior["share_ever"],
+             metrics["share_prior_detention"], "51/75 pilot clients (seed 004)"),
+            ("times detained, if ever", prior["mean_times"], metrics["mean_prior_detentions"],
+             "pilot clients: 1.5 on average (seed 004)")]
+    out = []
+    for name, obs, sim, source in rows:
+        sim = pd.Series(np.asarray(sim, float)).dropna()
+        lo, hi = float(sim.quantile(0.05)), float(sim.quantile(0.95))
+        out.append({"target": name, "observed": float(obs), "model_mean": float(sim.mean()),
+                    "q05": lo, "q95": hi, "inside": "yes" if lo <= obs <= hi else "no",
+                    "source": source})
+    return pd.DataFrame(out)

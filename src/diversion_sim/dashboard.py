@@ -32,7 +32,7 @@ class Settings:
     scenario: str = "pilot_diversion"
     coordinators: float | None = None   # scenario.n_coordinators_per_ward (diversion regimes only)
     linkage: float | None = None        # scenario.p_release_linkage
-    stay_months: float | None = None    # centre of params.detention.dur_stay_first, width kept
+    stay_months: float | None = None    # centre of scenario.dur_stay_first, width kept
     detect: float | None = None         # params.police.rate_detect
     years: int = 5
     replicates: int = 2
@@ -53,9 +53,9 @@ def configure(settings: Settings, scenario: str | None = None):
     if settings.detect is not None:
         values["params.police.rate_detect"] = settings.detect
     if settings.stay_months is not None:
-        lo, hi = cfg.params.detention.dur_stay_first
+        lo, hi = cfg.scenario.dur_stay_first
         mid = settings.stay_months * 52 / 12
-        values["params.detention.dur_stay_first"] = [max(mid - (hi - lo) / 2, 1.0), mid + (hi - lo) / 2]
+        values["scenario.dur_stay_first"] = [max(mid - (hi - lo) / 2, 1.0), mid + (hi - lo) / 2]
     if sc == settings.scenario:
         if settings.linkage is not None:
             values["scenario.p_release_linkage"] = settings.linkage
@@ -67,7 +67,7 @@ def configure(settings: Settings, scenario: str | None = None):
 def defaults(scenario: str = "pilot_diversion") -> dict[str, float]:
     """The slider start values: what configs/ says for ``scenario``."""
     cfg = configure(Settings(scenario=scenario))
-    lo, hi = cfg.params.detention.dur_stay_first
+    lo, hi = cfg.scenario.dur_stay_first
     return {"coordinators": cfg.scenario.n_coordinators_per_ward,
             "linkage": cfg.scenario.p_release_linkage,
             "stay_months": round((lo + hi) / 2 * 12 / 52), "detect": cfg.params.police.rate_detect}

@@ -47,10 +47,12 @@ def table(path: Path, skip: tuple[str, ...] = ("defaults", "hydra")) -> list[tup
             continue
         if stack and stack[0][1] in skip:
             continue
-        if value == "":
+        if value == "" or value.startswith("&"):  # a section (a YAML anchor names it)
             stack.append((indent, key))
             continue
         full = ".".join([k for _, k in stack] + [key])
+        if value.startswith("*"):  # an alias: a copy of the anchored section
+            value, comment = f"(copy of {value[1:]})", comment or "a copy of the section anchored above"
         rows.append((full, value.replace("|", "\\|"), _domain(key), comment.replace("|", "\\|")))
     return rows
 
@@ -85,6 +87,10 @@ def render() -> str:
             parts += ["", f"### `{group}={f.stem}`", "", _md(rows)]
     parts += ["", "## Calibration targets (`configs/calibration/targets.yaml`)", "",
               _md(table(cd / "calibration" / "targets.yaml")),
+              "", "## Observed national figures (`configs/calibration/observed.yaml`)", "",
+              "The status quo is judged against these points (experiments/status_quo.py, the "
+              "report); each names its source in the file.", "",
+              _md(table(cd / "calibration" / "observed.yaml")),
               "", "## Calibration priors and settings (`configs/calibration/pilot.yaml`)", "",
               _md(table(cd / "calibration" / "pilot.yaml"))]
     return "\n".join(parts) + "\n"

@@ -94,6 +94,15 @@ RESULTS = [
     Result("coordinator_weeks_at_capacity", "Share of ward-weeks at caseload capacity", "share"),
     Result("queue_mean", "People waiting for assessment (weekly mean)", "people"),
     Result("family_burden_per_family", "Family burden units per family", "units"),
+    Result("share_in_centres_mean", "Share of the register in compulsory centres (weekly mean)", "share"),
+    Result("share_on_methadone_mean", "Share of the register on methadone (weekly mean)", "share"),
+    Result("register_growth_per_year", "Growth of the register per year (log-linear)", "per year"),
+    Result("entries", "Newly registered or moved in", "people"),
+    Result("deregistered", "Left the register after sustained abstinence", "people"),
+    Result("dossiers_declined", "Third positive tests without a dossier", "tests"),
+    Result("dossiers_lapsed", "Dossiers lapsed for want of a bed", "dossiers"),
+    Result("share_prior_detention", "Ever detained, of people using at the switch", "share"),
+    Result("mean_prior_detentions", "Times detained, of those ever detained (at the switch)", "times"),
 ]
 RESULT_NAMES = [r.name for r in RESULTS]
 
@@ -104,7 +113,8 @@ STATE_COLUMNS = [f"n_{s.name.lower()}" for s in State]
 class Recorder:
     """Weekly counts and flows, plus the event and episode logs of one run."""
 
-    def __init__(self, n_weeks: int, keep_events: bool) -> None:
+    def __init__(self, n_weeks: int, keep_events: bool, first_week: int = 0) -> None:
+        self.first_week = first_week  # the week of row 0 (negative for the burn-in)
         self.states = np.zeros((n_weeks + 1, N_STATES), np.int32)
         self.flows = np.zeros((n_weeks + 1, N_EVENTS), np.int32)
         self.extra = np.zeros((n_weeks + 1, 3), np.float64)  # caseload, at-capacity wards, queue
@@ -116,7 +126,7 @@ class Recorder:
     def log(self, week: int, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
         if idx.size == 0:
             return
-        self.flows[week, kind] += idx.size
+        self.flows[week - self.first_week, kind] += idx.size
         if self.keep_events:
             self.events.add(week=week, person=idx, kind=int(kind), info=info)
 
@@ -180,7 +190,8 @@ def run_metrics(model) -> dict[str, float]:
         out[f"relapse_52w_{name}"] = float(1 - surv[1])
         if name == "release":
             out["median_weeks_to_relapse_release"] = med
-    surv, _ = kaplan_meier(dur, obs, [52.0])
+    treated = ex != Exit.REMISSION  # exits from a centre or treatment
+    surv, _ = kaplan_meier(dur[treated], obs[treated], [52.0])
     out["relapse_52w_any"] = float(1 - surv[0])
     for name, flag in (("referred", Service.REFERRED), ("assessed", Service.ASSESSED),
                        ("methadone", Service.METHADONE), ("hiv_test", Service.HIV_TEST),
@@ -201,6 +212,20 @@ def run_metrics(model) -> dict[str, float]:
     out["coordinator_weeks_at_capacity"] = (float(rec.extra[1:, 1].sum() / (weeks * model.wards.n))
                                             if n_coord else float("nan"))
     out["queue_mean"] = float(rec.extra[1:, 2].mean())
+    present = np.delete(rec.states, [State.DEAD, State.MOVED], axis=1).sum(axis=1)
+    live = np.maximum(present, 1)
+    out["share_in_centres_mean"] = float(np.mean(rec.states[:, State.DETAINED] / live))
+    out["share_on_methadone_mean"] = float(np.mean(rec.states[:, State.METHADONE] / live))
+    t = np.arange(present.size) / 52.0
+    out["register_growth_per_year"] = (float(np.polyfit(t, np.log(live), 1)[0]) if present.size > 2
+                                       else float("nan"))
+    out["entries"] = float(flows[Event.ENTER] + flows[Event.MOVE_IN])
+    out["deregistered"] = float(flows[Event.DEREGISTER])
+    out["dossiers_declined"] = float(flows[Event.DOSSIER_DECLINED])
+    out["dossiers_lapsed"] = float(flows[Event.DOSSIER_LAPSED])
+    hist = model.history_at_switch
+    out["share_prior_detention"] = float(np.mean(hist > 0)) if hist.size else float("nan")
+    out["mean_prior_detentions"] = float(hist[hist > 0].mean()) if np.any(hist > 0) else float("nan")
     fam = int(p.has_family.sum())
     out["family_burden_per_family"] = float(p.family_burden.sum() / fam) if fam else float("nan")
     missing = set(RESULT_NAMES) ^ set(out)

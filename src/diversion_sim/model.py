@@ -9,19 +9,25 @@ entering a state) plus the coordinator queue, so a national year takes about a s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import mesa
 import numpy as np
 import pandas as pd
 
 from .agents import Centre, Coordinator, Family, Person, WardPolice
-from .metrics import Recorder, run_metrics
+from .metrics import STATE_COLUMNS, Recorder, run_metrics
 from .params import CENTRE_KINDS, Config
-from .population import create_population
-from .processes import centres, coordination, events, policing
+from .population import Population, Wards, create_population, family_levers
+from .processes import centres, coordination, events, policing, register
 from .processes.schedule import flush, schedule
-from .states import Event, State
+from .states import ALIVE_PRESENT, Event, Service, State
 from .streams import Streams
 
 # The weekly protocol. Order matters and each phase says why it comes where it does.
@@ -32,11 +38,37 @@ PHASES = (
     (Event.COMPLETE, events.on_complete),  # free treatment places before new starts
     (Event.DROPOUT, events.on_dropout),
     (Event.RELAPSE, events.on_relapse),
+    (Event.DEREGISTER, register.on_deregister),  # leaves the register before anything else
     (Event.SCREEN_ONLY, events.on_screen_only),  # queue leavers before the coordinator works
     (Event.START_METHADONE, events.on_seek_methadone),
     (Event.ADMIT, events.on_admit),  # dossiers compiled in earlier weeks
+    (Event.REMISSION, register.on_remission),  # stopped on their own before police test them
     (Event.DETECT, policing.on_detect),  # police: this week's positive tests
 )
+# Burned-in registers of recent runs, by (burn-in config hash, replicate): the scenarios of a
+# replicate run in one process (a notebook, the dashboard, the calibration) share one burn-in.
+_BURN_IN_CACHE: OrderedDict[str, dict] = OrderedDict()
+_BURN_IN_CACHE_SIZE = 8
+SERVICE_OF_STATE = {State.METHADONE: Service.METHADONE, State.RECOVERY: Service.RECOVERY,
+                    State.RESIDENTIAL: Service.RESIDENTIAL, State.DETAINED: Service.DETAINED}
+
+
+def status_quo_config(cfg: Config) -> Config:
+    """The configuration of the burn-in: ``cfg`` under the status quo's levers."""
+    out = copy.deepcopy(cfg)
+    out.scenario = copy.deepcopy(cfg.status_quo)
+    return out
+
+
+def burn_in_key(cfg: Config, replicate: int) -> str:
+    """What the burn-in depends on: seed, replicate, population, parameters, the status quo and
+    its length (not the scenario, the horizon or the output settings)."""
+    d = asdict(cfg)
+    for k in ("scenario", "years", "output", "replicates"):
+        d.pop(k, None)
+    d["replicate"] = int(replicate)
+    blob = json.dumps(d, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
 PHASES = tuple((int(kind), handler) for kind, handler in PHASES)  # numpy compares ints faster
 
 
@@ -48,17 +80,29 @@ class RunResult:
     events: pd.DataFrame
     episodes: pd.DataFrame
     metrics: dict[str, float]
+    weekly_burn_in: pd.DataFrame | None = None  # with output.burn_in: the burn-in's state counts
 
 
 class DiversionModel(mesa.Model):
     """Weekly agent-based model of PWUD under the compulsory or the diversion regime.
 
+    A run has two parts. The **burn-in** (``cfg.burn_in_years``) starts from the register
+    ``burn_in_years`` earlier (the configured size, shrunk along the observed trend) and runs
+    under the status quo's levers (``cfg.status_quo``); it is the same for every scenario of a
+    replicate and is computed once per process (and once per sweep with ``burn_in_dir``). At the
+    **switch** (week 0) the people still on the register are kept, the scenario's levers take
+    effect and everyone's next event is drawn again; tables and metrics cover weeks 0 to
+    ``cfg.years * 52``.
+
     Args:
         cfg: a validated :class:`~diversion_sim.params.Config` (``params.to_config``).
         replicate: replicate number; with ``cfg.seed`` it fixes every random stream.
+        burn_in_dir: optional folder where burned-in registers are kept and shared between
+            processes (the sweep passes ``<sweep>/burn_in``).
     """
 
-    def __init__(self, cfg: Config, replicate: int = 0) -> None:
+    def __init__(self, cfg: Config, replicate: int = 0, burn_in_dir: str | Path | None = None
+                 ) -> None:
         if cfg.params.posterior_file:  # params=posterior: this replicate's posterior draw
             from .calibration import posterior_draw, with_values
 
@@ -72,15 +116,11 @@ class DiversionModel(mesa.Model):
         self.replicate = int(replicate)
         self.streams = Streams(cfg.seed, replicate)
         self._shuffle: np.random.Generator | None = None  # tests: shuffle every batch's order
-        self.week = 0
         self.n_weeks = int(round(cfg.years * 52))
-
-        rng = np.random.default_rng(pop_seed)
-        self.pop, self.wards = create_population(cfg, rng)
+        self.burn_weeks = int(round(cfg.burn_in_years * 52))
+        self.switched = False  # False during the burn-in (no agents, no run tables)
         self.n_centres = {k: getattr(cfg.population.centres, k).n_centres for k in CENTRE_KINDS}
         self.capacity = {k: getattr(cfg.population.centres, k).n_capacity for k in CENTRE_KINDS}
-        self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
-                            for k in CENTRE_KINDS}
         fam = cfg.params.family
         self.burden_weights = np.zeros(len(State), np.float32)
         self.burden_weights[State.USING] = fam.rel_burden_using
@@ -88,12 +128,116 @@ class DiversionModel(mesa.Model):
         self.burden_weights[[State.METHADONE, State.RECOVERY, State.RESIDENTIAL]] = (
             fam.rel_burden_treatment)
         self.burden_weights[State.DETAINED] = fam.rel_burden_detained
+        self._warm_start(pop_seed, burn_in_dir)
+        self._switch()
         self.metrics = Recorder(self.n_weeks, cfg.output.events)
-        self.pending = np.zeros(self.pop.n, bool)  # marked to (re)schedule at the end of the week
-
+        self.switched = True
         self._make_agents()
-        self._initial_schedule(rng)
         self._record()
+
+    # ------------------------------------------------------------------ warm start
+    def _warm_start(self, pop_seed: np.random.SeedSequence, burn_in_dir: str | Path | None) -> None:
+        """The register at week 0: from the cache, the burn-in folder, or simulated."""
+        key = burn_in_key(self.cfg, self.replicate)
+        snap = _BURN_IN_CACHE.get(key)
+        path = Path(burn_in_dir) / f"{key}.npz" if burn_in_dir else None
+        if snap is None and path is not None and path.is_file():
+            try:
+                with np.load(path) as z:
+                    snap = {k: z[k] for k in z.files}
+            except (OSError, ValueError):
+                snap = None  # damaged: simulate again (and rewrite it)
+        if snap is None:
+            snap = self._burn_in(pop_seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+                np.savez(tmp, **snap)
+                os.replace(tmp, path)  # atomic: concurrent writers write the same content
+        _BURN_IN_CACHE[key] = snap
+        _BURN_IN_CACHE.move_to_end(key)
+        while len(_BURN_IN_CACHE) > _BURN_IN_CACHE_SIZE:
+            _BURN_IN_CACHE.popitem(last=False)
+        cols = {k[4:]: v for k, v in snap.items() if k.startswith("pop.")}
+        self.pop = Population.restore(cols)
+        self.wards = Wards(district=snap["wards.district"].copy(), weight=snap["wards.weight"].copy(),
+                           n_coordinators=snap["wards.n_coordinators"].copy())
+        self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
+                            for k in CENTRE_KINDS}
+        self.burn_in_weekly = (pd.DataFrame(snap["burn.states"], columns=STATE_COLUMNS)
+                               .assign(week=snap["burn.week"]))
+        self.week = 0
+        centres.reset_occupancy(self)
+
+    def _burn_in(self, pop_seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
+        """Simulate the status quo from ``-burn_weeks`` to week 0; return the people still on the
+        register at week 0 (rows renumbered in order) and the burn-in's weekly state counts."""
+        run_cfg, self.cfg = self.cfg, status_quo_config(self.cfg)
+        try:
+            self.week = -self.burn_weeks
+            g = self.cfg.params.register.rate_register_growth
+            shrink = np.exp(-g * self.burn_weeks / 52.0)
+            n_start = [max(int(round(n * shrink)), 1) for n in self.cfg.population.n_people_by_district]
+            rng = np.random.default_rng(pop_seed)
+            self.pop, self.wards = create_population(self, n_start, rng)
+            self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
+                                for k in CENTRE_KINDS}
+            self.metrics = Recorder(self.burn_weeks, False, first_week=-self.burn_weeks)
+            self._initial_schedule(rng)
+            self._record()
+            while self.week < 0:
+                self.step()
+        finally:
+            self.cfg = run_cfg
+        keep = np.flatnonzero(ALIVE_PRESENT[self.pop.state])
+        snap = {f"pop.{k}": v for k, v in self.pop.snapshot(keep).items()}
+        snap.update({"wards.district": self.wards.district, "wards.weight": self.wards.weight,
+                     "wards.n_coordinators": self.wards.n_coordinators,
+                     "burn.states": self.metrics.states,
+                     "burn.week": np.arange(-self.burn_weeks, 1, dtype=np.int32)})
+        return snap
+
+    def _switch(self) -> None:
+        """Week 0: the scenario's levers take effect for the people on the register."""
+        p, sc = self.pop, self.cfg.scenario
+        rows = np.arange(p.n)
+        self.wards.n_coordinators[:] = sc.n_coordinators_per_ward
+        family_levers(self, rows)
+        # services "during the run": those in a centre or treatment at the switch use it now
+        p.services[:] = 0
+        for state, flag in SERVICE_OF_STATE.items():
+            p.services[p.state == state] |= np.uint16(flag)
+        p.family_burden[:] = -self.open_burden(rows)  # burden counts from week 0
+        p.pending[:] = False
+        if sc.voluntary_only:  # dossiers compiled under the status quo lapse: centres no longer detain
+            pending = np.flatnonzero(p.dossier)
+            p.dossier[pending] = False
+            p.pos_tests[pending] = 0
+        # compulsory history of the people using in the community at the switch (the pool the
+        # pilot referred from; seed 004 surveyed its clients' history)
+        self.history_at_switch = p.n_detentions[p.state == State.USING].copy()
+        schedule(self, rows)  # everyone's next event under the scenario's rules, at week 0
+
+    def add_people(self, k: int) -> np.ndarray:
+        """Append ``k`` rows to the register (entrants); returns their row numbers. Call
+        :meth:`make_agents` once their attributes are set."""
+        rows = self.pop.append(k)
+        if self.switched:
+            self._people.extend([None] * k)
+            self._families.extend([None] * k)
+        return rows
+
+    def make_agents(self, rows: np.ndarray) -> None:
+        """The Person (and Family) agents of ``rows``, as the agent mode asks; none during the
+        burn-in (its people are not shown)."""
+        mode = self.cfg.population.agents
+        if not self.switched or mode == "lazy":
+            return
+        for row in rows.tolist():
+            self._people[row] = Person(self, row)
+        if mode == "eager":
+            for row in rows[self.pop.has_family[rows]].tolist():
+                self._families[row] = Family(self, row)
 
     # ------------------------------------------------------------------ agents
     def _make_agents(self) -> None:
@@ -104,13 +248,7 @@ class DiversionModel(mesa.Model):
         # row -> agent (None until made): a list costs 8 bytes a person, a dict ~50
         self._people: list[Person | None] = [None] * n
         self._families: list[Family | None] = [None] * n
-        mode = self.cfg.population.agents
-        if mode in ("eager", "persons"):
-            for row in range(n):
-                self._people[row] = Person(self, row)
-        if mode == "eager":
-            for row in np.flatnonzero(self.pop.has_family).tolist():
-                self._families[row] = Family(self, row)
+        self.make_agents(np.arange(n))
 
     def person(self, row: int) -> Person:
         """The Person agent of population row ``row`` (made on first access when lazy)."""
@@ -140,14 +278,15 @@ class DiversionModel(mesa.Model):
 
     # ------------------------------------------------------------------ dynamics
     def _initial_schedule(self, rng: np.random.Generator) -> None:
-        p, dp = self.pop, self.cfg.params.detention
-        n = p.n
-        # elapsed time in the initial state (assumption: uniform over a typical spell)
-        p.since[:] = 0
+        p, sc = self.pop, self.cfg.scenario
+        n, w = p.n, self.week
+        # elapsed time in the initial state (assumption: uniform over a typical spell; the
+        # burn-in washes it out)
+        p.since[:] = w
         abst = p.state == State.ABSTINENT
-        p.since[abst] = -rng.integers(0, 52, n)[abst]
+        p.since[abst] = w - rng.integers(0, 52, n)[abst]
         mmt = p.state == State.METHADONE
-        p.since[mmt] = -rng.integers(0, 104, n)[mmt]
+        p.since[mmt] = w - rng.integers(0, 104, n)[mmt]
         for kind, state in centres.KIND_STATE.items():  # initial occupancy within capacity
             inside = np.flatnonzero(p.state == state)
             p.state[inside] = State.USING
@@ -156,7 +295,7 @@ class DiversionModel(mesa.Model):
             p.state[inside[fits]] = state
         centres.reset_occupancy(self)  # from here on kept up to date by transitions.enter
         det = np.flatnonzero(p.state == State.DETAINED)
-        p.treat_end[det] = rng.integers(1, int(dp.dur_stay_repeat[1]) + 1, det.size)
+        p.treat_end[det] = w + rng.integers(1, int(sc.dur_stay_repeat[1]) + 1, det.size)
         schedule(self, np.arange(n))
 
     def order(self, idx: np.ndarray) -> np.ndarray:
@@ -176,6 +315,7 @@ class DiversionModel(mesa.Model):
     def step(self) -> None:
         """One week: due events in protocol order → coordinators assess → record."""
         self.week += 1
+        register.step(self)  # this week's entrants (scheduled with everyone else at the end)
         p = self.pop
         due = np.flatnonzero(p.next_week <= self.week)
         kinds = p.next_event[due]
@@ -191,7 +331,8 @@ class DiversionModel(mesa.Model):
             self.running = False
 
     def _record(self) -> None:
-        rec, w = self.metrics, self.week
+        rec = self.metrics
+        w = self.week - rec.first_week
         rec.states[w] = np.bincount(self.pop.state, minlength=len(State))
         if self.cfg.scenario.regime == "diversion":
             case = coordination.caseload(self)
@@ -207,7 +348,7 @@ class DiversionModel(mesa.Model):
     def results(self) -> RunResult:
         """Result tables at the current week (open relapse episodes are censored here)."""
         rec, p = self.metrics, self.pop
-        open_ = np.flatnonzero(p.exit_type != 0)
+        open_ = np.flatnonzero((p.exit_type != 0) & (p.exit_week >= 0))
         final_burden = p.family_burden + self.open_burden(np.arange(p.n))
         saved = rec.episodes.n
         rec.episodes.add(person=open_, exit_type=p.exit_type[open_], exit_week=p.exit_week[open_],

@@ -28,6 +28,7 @@ from omegaconf import MISSING
 
 REGIMES = ("compulsory", "diversion")
 AGENT_MODES = ("eager", "persons", "lazy")
+MOVES = ("out_in", "between_wards")
 CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
 
 
@@ -69,6 +70,9 @@ class PopulationParams:
     share_init_abstinent: float = MISSING
     share_init_methadone: float = MISSING
     share_init_detained: float = MISSING
+    dur_since_release_init: float = MISSING  # weeks: last release of the ever-detained at the start
+    moves: str = MISSING  # "out_in": moves leave the population, others move in;
+    # "between_wards": the population is closed to migration, a move changes the ward
     agents: str = MISSING  # "eager": all Person and Family agents at start; "persons": all Person
     # agents, Family agents on first access; "lazy": both on first access
     centres: CentresParams = field(default_factory=CentresParams)
@@ -80,8 +84,10 @@ class PoliceParams:
     rate_retest: float = MISSING  # per week, while a positive-test window is open
     dur_test_window: float = MISSING  # weeks in which positive tests count together
     n_tests_dossier: int = MISSING
+    p_dossier: float = MISSING  # threshold reached -> dossier compiled and approved
     hr_detect_supervised: float = MISSING
     dur_dossier: float = MISSING
+    dur_dossier_wait_max: float = MISSING  # weeks a dossier waits for a bed before it lapses
 
 
 @dataclass
@@ -120,6 +126,7 @@ class RelapseParams:
     scale_relapse: float = MISSING  # weeks, after release from compulsory detention
     hr_after_residential: float = MISSING
     hr_after_recovery: float = MISSING
+    hr_after_remission: float = MISSING
     hr_linked: float = MISSING
     hr_family_monitoring: float = MISSING
     hr_family_employment: float = MISSING
@@ -138,13 +145,22 @@ class MortalityParams:
 
 @dataclass
 class MovementParams:
-    rate_move: float = MISSING
+    rate_move: float = MISSING  # per week while in the community
+    rate_move_in: float = MISSING  # per person-year of the trended register (out_in populations)
+
+
+@dataclass
+class RegisterParams:
+    rate_register_growth: float = MISSING  # per year, the observed trend of the register
+    rate_entry: float = MISSING  # new registrations per person-year of the trended register
+    p_opioid_entrant: float = MISSING  # newly registered people whose primary drug is an opioid
+    rate_remission_opioid: float = MISSING  # per person-year while using
+    rate_remission_meth: float = MISSING
+    dur_deregister: float = MISSING  # weeks abstinent in the community before leaving the register
 
 
 @dataclass
 class DetentionParams:
-    dur_stay_first: list[float] = MISSING  # [min, max] weeks
-    dur_stay_repeat: list[float] = MISSING
     dur_supervision: float = MISSING
     rate_cost_vnd_per_person_year: float = MISSING
 
@@ -167,6 +183,7 @@ class ModelParams:
     relapse: RelapseParams = field(default_factory=RelapseParams)
     mortality: MortalityParams = field(default_factory=MortalityParams)
     movement: MovementParams = field(default_factory=MovementParams)
+    register: RegisterParams = field(default_factory=RegisterParams)
     detention: DetentionParams = field(default_factory=DetentionParams)
     family: FamilyParams = field(default_factory=FamilyParams)
     # CSV of posterior draws (one column per dotted key); replicate r uses row r mod n. null: the
@@ -191,6 +208,8 @@ class ScenarioParams:
     p_family_support_reach: float = MISSING
     rel_family_insists: float = MISSING  # multiplier on families insisting on detention
     p_accept_voluntary: float = MISSING  # with voluntary_only: share accepting voluntary care
+    dur_stay_first: list[float] = MISSING  # [min, max] weeks of a first compulsory stay
+    dur_stay_repeat: list[float] = MISSING  # [min, max] weeks of a repeat stay
 
 
 @dataclass
@@ -200,6 +219,7 @@ class OutputParams:
     allow_incomplete: bool = MISSING  # summarise a sweep even if some runs are missing/damaged
     resume: bool = MISSING  # write into a folder that already holds runs (finish/redo a sweep)
     report: bool = MISSING  # write the planners' report (report/report.html) after the summary
+    burn_in: bool = MISSING  # also write the burn-in's weekly table (weekly_burn_in.parquet)
 
 
 @dataclass
@@ -207,8 +227,10 @@ class Config:
     seed: int = MISSING
     replicates: int = MISSING
     years: float = MISSING
+    burn_in_years: float = MISSING  # warm start: years under the status quo before week 0
     population: PopulationParams = field(default_factory=PopulationParams)
     scenario: ScenarioParams = field(default_factory=ScenarioParams)
+    status_quo: ScenarioParams = field(default_factory=ScenarioParams)  # levers of the burn-in
     params: ModelParams = field(default_factory=ModelParams)
     output: OutputParams = field(default_factory=OutputParams)
 
@@ -303,10 +325,17 @@ def validate(cfg: Config) -> Config:
     pop, sc, par = cfg.population, cfg.scenario, cfg.params
     if cfg.years <= 0:
         _fail("years", cfg.years, "the horizon must be > 0 years")
+    if cfg.burn_in_years < 0:
+        _fail("burn_in_years", cfg.burn_in_years, "the burn-in must be >= 0 years")
     if cfg.replicates < 1:
         _fail("replicates", cfg.replicates, "at least 1 replicate is needed")
     if sc.regime not in REGIMES:
         _fail("scenario.regime", sc.regime, f"one of {list(REGIMES)}")
+    if pop.moves not in MOVES:
+        _fail("population.moves", pop.moves, f"one of {list(MOVES)}")
+    if cfg.status_quo.regime != "compulsory":
+        _fail("status_quo.regime", cfg.status_quo.regime,
+              "the status quo (the burn-in before week 0) is the compulsory regime")
     if pop.agents not in AGENT_MODES:
         _fail("population.agents", pop.agents, f"one of {list(AGENT_MODES)}")
     k = len(pop.district_names)

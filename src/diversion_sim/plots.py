@@ -107,3 +107,81 @@ def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> 
     ax.legend(fontsize=8)
     fig.suptitle("Calibrated relapse and retention against the published reports", y=1.0)
     return finish(fig, path, dpi=130)
+
+
+def _band(ax, x, runs: np.ndarray, color, label: str) -> None:
+    """Median and 90% band of ``runs`` (replicates x time) against ``x``."""
+    lo, med, hi = np.nanquantile(runs, [0.05, 0.5, 0.95], axis=0)
+    ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+    ax.plot(x, med, color=color, lw=1.6, label=label)
+
+
+def status_quo(stocks: pd.DataFrame, metrics: pd.DataFrame, observed: dict[str, Any],
+               path: Path, label: str = "model: status quo") -> Path:
+    """The status quo against the country's figures: the register (relative to the switch), the
+    share of it in compulsory centres and on methadone over calendar time (burn-in and run), and
+    the compulsory history of the people using at the switch.
+
+    Args:
+        stocks: per replicate and week, ``register`` and ``share_*`` columns
+            (:func:`~diversion_sim.calibration.register_stocks`), burn-in and run together.
+        metrics: one row per replicate with ``share_prior_detention`` and ``mean_prior_detentions``.
+        observed: ``configs/calibration/observed.yaml``.
+    """
+    plt, sns = setup()
+    year0 = float(observed["switch_year"])
+    wide = {c: stocks.pivot_table(index="replicate", columns="week", values=c)
+            for c in ("register", "share_detained", "share_methadone")}
+    years = year0 + wide["register"].columns.to_numpy() / 52.0
+    reg = wide["register"].to_numpy()
+    at0 = reg[:, list(wide["register"].columns).index(0)][:, None]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.9), gridspec_kw={"width_ratios": [3, 3, 3, 2]})
+    blue, black, grey = "#1f77b4", "#222222", "#888888"
+
+    ax = axes[0]
+    _band(ax, years, reg / at0, blue, label)
+    pts = pd.DataFrame(observed["register"])
+    b = np.polyfit(pts["year"], np.log(pts["value"]), 1)
+    ax.plot(pts["year"], pts["value"] / np.exp(np.polyval(b, year0)), "o", color=black,
+            label="national register (relative)")
+    ax.set_title("Register size, relative to the switch", fontsize=10)
+    ax.set_ylabel("register / register at week 0")
+
+    for ax, col, key, title in ((axes[1], "share_detained", "share_in_centres",
+                                 "Share of the register in compulsory centres"),
+                                (axes[2], "share_methadone", "share_on_methadone",
+                                 "Share of the register on methadone")):
+        _band(ax, years, 100 * wide[col].to_numpy(), blue, label)
+        for p in observed[key]:
+            fitted = bool(p.get("fitted"))
+            ax.plot(p["year"], 100 * p["value"], "o" if fitted else "s",
+                    mfc=black if fitted else "white", mec=black if fitted else grey,
+                    color=black, ms=7, label="observed, fitted" if fitted else "observed, direction only")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("% of the living register")
+        ax.set_ylim(bottom=0)
+    for ax in axes[:3]:
+        ax.axvline(year0, color=grey, lw=1, ls="--")
+        ax.set_xlabel("year (dashed: week 0, May 2019)")
+        ax.tick_params(labelsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        keep = dict(zip(labels, handles))
+        ax.legend(keep.values(), keep.keys(), fontsize=7, loc="lower left")
+
+    ax = axes[3]
+    prior = observed["prior_detention"]
+    vals = [("ever detained (%)", 100 * metrics["share_prior_detention"], 100 * prior["share_ever"]),
+            ("times, if ever (x10)", 10 * metrics["mean_prior_detentions"], 10 * prior["mean_times"])]
+    for i, (_, sim, obs) in enumerate(vals):
+        lo, med, hi = np.nanquantile(sim, [0.05, 0.5, 0.95])
+        ax.errorbar(i - 0.1, med, yerr=[[med - lo], [hi - med]], fmt="o", color=blue, capsize=4,
+                    label=label if i == 0 else None)
+        ax.plot(i + 0.1, obs, "o", color=black, label="pilot clients (seed 004)" if i == 0 else None)
+    ax.set_xticks([0, 1], [v[0] for v in vals], fontsize=8)
+    ax.set_xlim(-0.6, 1.6)
+    ax.set_ylim(bottom=0)
+    ax.set_title("History of people using at week 0", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("The status quo (compulsory regime) against national figures; model median and 90% "
+                 "band over replicates", y=1.02, fontsize=11)
+    return finish(fig, path)

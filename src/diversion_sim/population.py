@@ -1,7 +1,10 @@
 """PWUD state as columns (numpy arrays) owned by the model, and their creation from parameters.
 
-One row per person. Nothing here loops over people: every process reads and writes these
-columns with vectorised numpy, and the Mesa ``Person`` agents are views onto a row.
+One row per person who has ever been on the register during the run (the register is open:
+people enter and leave, :mod:`diversion_sim.processes.register`). Nothing here loops over
+people: every process reads and writes these columns with vectorised numpy, and the Mesa
+``Person`` agents are views onto a row. Columns grow by doubling (amortised O(1) per entrant);
+read them through the population (``m.pop.state``), never keep a column across weeks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,41 @@ from .states import NEVER, Drug, Exit, Service, State
 
 FAR_PAST = -(10**6)  # "never released": far enough back that no post-release effect applies
 
+# name: (dtype, value of a new row). Documented beside each.
+COLUMNS: dict[str, tuple[str, int | float | bool]] = {
+    # fixed attributes
+    "ward": ("i4", 0),
+    "drug": ("i1", 0),  # Drug.OPIOID / Drug.METH
+    "inject": ("?", False),
+    "fixed_address": ("?", True),
+    "has_family": ("?", False),
+    "family_monitoring": ("?", False),
+    "family_employment": ("?", False),
+    "family_insists": ("?", False),
+    "family_supported": ("?", False),  # reached by family support services
+    "family_burden": ("f4", 0.0),  # burden units accumulated this run
+    "entry_week": ("i4", FAR_PAST),  # week the person joined the register (FAR_PAST: at the start)
+    # dynamic state
+    "state": ("i1", 0),
+    "since": ("i4", 0),  # week the current state was entered
+    "next_week": ("i4", NEVER),  # week of the next scheduled event
+    "next_event": ("i1", 0),  # its Event kind
+    "treat_end": ("i4", NEVER),  # fixed end of a stay/episode
+    "n_detentions": ("i2", 0),  # ever, including before the run
+    "release_week": ("i4", FAR_PAST),
+    "pos_tests": ("i1", 0),  # positive tests in the open window
+    "window_start": ("i4", FAR_PAST),
+    "dossier": ("?", False),  # admission pending (dossier compiled)
+    "dossier_week": ("i4", FAR_PAST),  # week the pending dossier was compiled
+    "exit_type": ("i1", 0),  # Exit: relapse clock running since exit_week
+    "exit_week": ("i4", 0),
+    "linked": ("?", False),  # the current exit was linked to services
+    "client_until": ("i4", FAR_PAST),  # coordinator caseload membership
+    "referral_week": ("i4", 0),
+    "services": ("u2", 0),  # Service flags ever used in the run
+    "pending": ("?", False),  # marked to (re)schedule at the end of the week
+}
+
 
 @dataclass
 class Wards:
@@ -22,6 +60,7 @@ class Wards:
 
     district: np.ndarray  # int16
     n_coordinators: np.ndarray  # float32, coordinators (may be fractional: part-time)
+    weight: np.ndarray  # float64, share of its district's register living in the ward
 
     @property
     def n(self) -> int:
@@ -29,92 +68,134 @@ class Wards:
 
 
 class Population:
-    """Columns of per-person state. Attributes are documented where they are created."""
+    """Columns of per-person state (see :data:`COLUMNS`), growable by :meth:`append`."""
 
     def __init__(self, n: int) -> None:
-        self.n = n
-        # fixed attributes
-        self.ward = np.zeros(n, np.int32)
-        self.drug = np.zeros(n, np.int8)  # Drug.OPIOID / Drug.METH
-        self.inject = np.zeros(n, bool)
-        self.fixed_address = np.ones(n, bool)
-        self.has_family = np.zeros(n, bool)
-        self.family_monitoring = np.zeros(n, bool)
-        self.family_employment = np.zeros(n, bool)
-        self.family_insists = np.zeros(n, bool)
-        self.family_supported = np.zeros(n, bool)  # reached by family support services
-        self.family_burden = np.zeros(n, np.float32)  # burden units accumulated this run
-        # dynamic state
-        self.state = np.zeros(n, np.int8)
-        self.since = np.zeros(n, np.int32)  # week the current state was entered
-        self.next_week = np.full(n, NEVER, np.int32)  # week of the next scheduled event
-        self.next_event = np.zeros(n, np.int8)  # its Event kind
-        self.treat_end = np.full(n, NEVER, np.int32)  # fixed end of a stay/episode
-        self.n_detentions = np.zeros(n, np.int16)  # ever, including before the run
-        self.release_week = np.full(n, FAR_PAST, np.int32)
-        self.pos_tests = np.zeros(n, np.int8)  # positive tests in the open window
-        self.window_start = np.full(n, FAR_PAST, np.int32)
-        self.dossier = np.zeros(n, bool)  # admission pending (dossier compiled)
-        self.exit_type = np.zeros(n, np.int8)  # Exit: relapse clock running since exit_week
-        self.exit_week = np.zeros(n, np.int32)
-        self.linked = np.zeros(n, bool)  # the current exit was linked to services
-        self.client_until = np.full(n, FAR_PAST, np.int32)  # coordinator caseload membership
-        self.referral_week = np.zeros(n, np.int32)
-        self.services = np.zeros(n, np.uint16)  # Service flags ever used in the run
+        self.n = 0
+        self._cap = 0
+        self._buf: dict[str, np.ndarray] = {}
+        self.append(n)
+
+    def append(self, k: int) -> np.ndarray:
+        """Add ``k`` rows with their new-row values; returns their row numbers."""
+        n, need = self.n, self.n + int(k)
+        if need > self._cap or not self._buf:
+            cap = max(need, 2 * self._cap, 16)
+            for name, (dt, _) in COLUMNS.items():
+                buf = np.empty(cap, dt)
+                if n:
+                    buf[:n] = self._buf[name][:n]
+                self._buf[name] = buf
+            self._cap = cap
+        for name, (_, value) in COLUMNS.items():
+            self._buf[name][n:need] = value
+            setattr(self, name, self._buf[name][:need])
+        self.n = need
+        return np.arange(n, need)
 
     def nbytes(self) -> int:
-        """Bytes held by the columns."""
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+        """Bytes held by the columns (their buffers)."""
+        return sum(b.nbytes for b in self._buf.values())
+
+    def snapshot(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Copies of every column (of ``rows`` only, if given)."""
+        sel = slice(None) if rows is None else rows
+        return {name: getattr(self, name)[sel].copy() for name in COLUMNS}
+
+    @classmethod
+    def restore(cls, cols: dict[str, np.ndarray]) -> Population:
+        p = cls(0)
+        n = len(cols["state"])
+        p.append(n)
+        for name in COLUMNS:
+            getattr(p, name)[:] = cols[name]
+        return p
 
 
-def _ward_sizes(cfg: Config, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _ward_sizes(cfg: Config, n_by_district: list[int], rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Assign people to wards: within each district, multinomial over gamma-distributed weights."""
     pop = cfg.population
-    wards, districts = [], []
+    wards, districts, weights = [], [], []
     first = 0
-    for d, (n_people, n_wards) in enumerate(zip(pop.n_people_by_district, pop.n_wards_by_district)):
+    for d, (n_people, n_wards) in enumerate(zip(n_by_district, pop.n_wards_by_district)):
         w = rng.gamma(pop.shape_ward_size, 1.0, n_wards)
-        counts = rng.multinomial(n_people, w / w.sum())
+        w = w / w.sum()
+        counts = rng.multinomial(n_people, w)
         wards.append(np.repeat(np.arange(first, first + n_wards, dtype=np.int32), counts))
         districts.append(np.full(n_wards, d, np.int16))
+        weights.append(w)
         first += n_wards
-    return np.concatenate(wards), np.concatenate(districts)
+    return np.concatenate(wards), np.concatenate(districts), np.concatenate(weights)
 
 
-def create_population(cfg: Config, rng: np.random.Generator) -> tuple[Population, Wards]:
-    """Draw the initial population. Uses only ``rng`` (the population stream) and population
-    parameters plus family-support levers, so replicate r of every scenario starts identical
-    except where a scenario changes a population-level lever."""
-    pp, fam, sc = cfg.population, cfg.params.family, cfg.scenario
-    ward, district = _ward_sizes(cfg, rng)
-    n = ward.shape[0]
-    p = Population(n)
-    p.ward[:] = ward
-    u = rng.random((9, n))  # one uniform per attribute and person: coupled across scenarios
-    p.drug[:] = np.where(u[0] < pp.p_opioid, Drug.OPIOID, Drug.METH)
-    p.inject[:] = (p.drug == Drug.OPIOID) & (u[1] < pp.p_inject_given_opioid)
-    p.fixed_address[:] = u[2] < pp.p_fixed_address
-    p.has_family[:] = u[3] < pp.p_family
-    p.family_monitoring[:] = p.has_family & (u[4] < fam.p_monitoring)
-    p.family_employment[:] = p.has_family & (u[5] < fam.p_employment_help)
-    p.family_supported[:] = p.has_family & (u[6] < sc.p_family_support_reach)
-    p_insist = np.where(p.family_supported, fam.p_insists_compulsory * sc.rel_family_insists,
+ATTRIBUTE_WEEK = 0  # attributes are keyed by person only: the same uniform in every scenario
+
+
+def family_levers(m, rows: np.ndarray) -> None:
+    """Family support and insisting on detention under the current scenario's levers. Keyed by
+    person, so the switch from the status quo re-decides them on the same numbers."""
+    p, fam, sc = m.pop, m.cfg.params.family, m.cfg.scenario
+    u = m.streams.uniform("family_levers", rows, ATTRIBUTE_WEEK, slots=2)
+    fam_ = p.has_family[rows]
+    p.family_supported[rows] = fam_ & (u[0] < sc.p_family_support_reach)
+    p_insist = np.where(p.family_supported[rows], fam.p_insists_compulsory * sc.rel_family_insists,
                         fam.p_insists_compulsory)
-    p.family_insists[:] = p.has_family & (u[7] < p_insist)
+    p.family_insists[rows] = fam_ & (u[1] < p_insist)
 
-    # prior compulsory history: ever detained, then 1 + Poisson extra stays (mean among ever)
-    ever = u[8] < pp.p_ever_detained
-    extra = rng.poisson(max(pp.n_mean_prior_detentions - 1.0, 0.0), n)
-    p.n_detentions[:] = np.where(ever, 1 + extra, 0)
-    # time since last release: uniform over the past 5 years (assumption)
-    since_release = rng.integers(1, 261, n)
-    p.release_week[:] = np.where(ever, -since_release, FAR_PAST)
+
+def draw_attributes(m, rows: np.ndarray, p_opioid: float) -> None:
+    """Fixed attributes of ``rows`` (drug, injecting, address, family) from keyed draws."""
+    p, pp, fam = m.pop, m.cfg.population, m.cfg.params.family
+    u = m.streams.uniform("attributes", rows, ATTRIBUTE_WEEK, slots=6)
+    p.drug[rows] = np.where(u[0] < p_opioid, Drug.OPIOID, Drug.METH)
+    p.inject[rows] = (p.drug[rows] == Drug.OPIOID) & (u[1] < pp.p_inject_given_opioid)
+    p.fixed_address[rows] = u[2] < pp.p_fixed_address
+    p.has_family[rows] = u[3] < pp.p_family
+    p.family_monitoring[rows] = p.has_family[rows] & (u[4] < fam.p_monitoring)
+    p.family_employment[rows] = p.has_family[rows] & (u[5] < fam.p_employment_help)
+    family_levers(m, rows)
+
+
+def draw_history(m, rows: np.ndarray, since_release_max: int) -> None:
+    """Compulsory history before joining the model: ever detained, then 1 + Poisson extra stays
+    (mean among ever), last release uniform over the past ``since_release_max`` weeks."""
+    pp, p = m.cfg.population, m.pop
+    u = m.streams.uniform("history", rows, ATTRIBUTE_WEEK, slots=3)
+    ever = u[0] < pp.p_ever_detained
+    mu = max(pp.n_mean_prior_detentions - 1.0, 0.0)
+    k = np.arange(30)
+    logpmf = k * np.log(mu) - mu - np.cumsum(np.log(np.maximum(k, 1))) if mu > 0 else None
+    extra = (np.searchsorted(np.cumsum(np.exp(logpmf)), u[1] * (1 - 1e-12), side="right")
+             if mu > 0 else np.zeros(rows.size, np.int64))
+    p.n_detentions[rows] = np.where(ever, 1 + extra, 0)
+    since = 1 + np.floor(u[2] * since_release_max).astype(np.int32)
+    p.release_week[rows] = np.where(ever, m.week - since, FAR_PAST)
+
+
+def create_population(m, n_by_district: list[int], rng: np.random.Generator
+                      ) -> tuple[Population, Wards]:
+    """Draw the register at the start (of the burn-in). Ward sizes use ``rng``; every per-person
+    value is a keyed draw (:mod:`~diversion_sim.streams`), so replicate r of every scenario
+    starts from the same people."""
+    cfg = m.cfg
+    pp = cfg.population
+    ward, district, weight = _ward_sizes(cfg, n_by_district, rng)
+    n = ward.shape[0]
+    p = m.pop = Population(n)
+    wards = Wards(district=district, weight=weight,
+                  n_coordinators=np.full(district.shape[0], cfg.scenario.n_coordinators_per_ward,
+                                         np.float32))
+    p.ward[:] = ward
+    rows = np.arange(n)
+    draw_attributes(m, rows, pp.p_opioid)
+    draw_history(m, rows, int(pp.dur_since_release_init))
 
     shares = np.array([pp.share_init_using, pp.share_init_abstinent, pp.share_init_methadone,
                        pp.share_init_detained])
     states = np.array([State.USING, State.ABSTINENT, State.METHADONE, State.DETAINED], np.int8)
-    s = states[np.searchsorted(np.cumsum(shares), rng.random(n) * shares.sum(), side="right")
-               .clip(0, 3)]
+    u = m.streams.uniform("initial_state", rows, ATTRIBUTE_WEEK)
+    s = states[np.searchsorted(np.cumsum(shares), u * shares.sum(), side="right").clip(0, 3)]
     s[(s == State.METHADONE) & (p.drug != Drug.OPIOID)] = State.USING  # methadone: opioids only
     p.state[:] = s
     det = s == State.DETAINED
@@ -122,6 +203,4 @@ def create_population(cfg: Config, rng: np.random.Generator) -> tuple[Population
     p.release_week[det] = FAR_PAST
     p.services[det] |= np.uint16(Service.DETAINED)
     p.exit_type[:] = Exit.NONE
-    return p, Wards(district=district, n_coordinators=np.full(district.shape[0],
-                                                               sc.n_coordinators_per_ward,
-                                                               np.float32))
+    return p, wards

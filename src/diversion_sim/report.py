@@ -207,6 +207,37 @@ def _table(summary: pd.DataFrame, order: list[str]) -> str:
     return f"<table><tr><th>result</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path) -> str:
+    """The status quo against the country (figure and table), from the sweep's own
+    ``compulsory`` runs; empty when the sweep has none."""
+    from . import calibration as cal
+    from . import plots
+
+    if REFERENCE not in set(runs["scenario"]):
+        return ""
+    burn = _read(root, "weekly_burn_in.parquet") if (root / "weekly_burn_in.parquet").is_file() else None
+    w = weekly[weekly["scenario"] == REFERENCE]
+    b = burn[burn["scenario"] == REFERENCE] if burn is not None and "scenario" in burn else None
+    met = runs[runs["scenario"] == REFERENCE].pivot_table(index="replicate", columns="metric",
+                                                          values="value").reset_index()
+    observed = cal.load_observed()
+    stocks = cal.status_quo_stocks(w, b)
+    table = cal.status_quo_table(stocks, met, observed)
+    plots.status_quo(stocks, met, observed, out / "status_quo.png")
+    rows = "".join(
+        f"<tr><th>{html.escape(r.target)}</th><td>{r.observed:.3g}</td><td>{r.model_mean:.3g}</td>"
+        f"<td>[{r.q05:.3g}, {r.q95:.3g}]</td><td>{r.inside}</td><td style='text-align:left'>"
+        f"<small>{html.escape(r.source)}</small></td></tr>" for r in table.itertuples())
+    return ("<h2>The status quo against the country</h2><p>Every result above is a difference "
+            f"against <b>{REFERENCE}</b>, so it must look like Vietnam. Each run starts from a "
+            "burn-in under the status quo (shared by every scenario of a replicate); the table "
+            "compares the status quo over its first year with the national figures (shares are "
+            "national: the model's districts are compared with the country).</p>"
+            "<table><tr><th>what</th><th>observed</th><th>model mean</th><th>90% interval</th>"
+            f"<th>inside</th><th>source</th></tr>{rows}</table>"
+            "<img src='status_quo.png' alt='The status quo against national figures'>")
+
+
 def write_report(root: Path) -> Path:
     """Write ``root/report/report.html`` and its figures; returns the HTML path."""
     root = Path(root)
@@ -222,7 +253,7 @@ def write_report(root: Path) -> Path:
             ("relapse.png", "Relapse after release", fig_relapse, (episodes, order)),
             ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
             ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
-    sections = []
+    sections = [_status_quo_section(root, runs, weekly, out)]
     for name, title, fn, args in figs:
         if fn(*args, out / name) is not False:
             sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")

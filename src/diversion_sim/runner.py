@@ -52,13 +52,18 @@ def is_complete(folder: Path, cfg_hash: str | None = None) -> bool:
     return cfg_hash is None or meta.get("config_hash") == cfg_hash
 
 
-def run_one(cfg: Config, replicate: int) -> tuple[RunResult, float]:
-    """Build and run one replicate; returns the result tables and the model time (s)."""
+def run_one(cfg: Config, replicate: int, burn_in_dir: Path | None = None
+            ) -> tuple[RunResult, dict[str, float]]:
+    """Build and run one replicate; returns the result tables and timings (s): the warm start
+    (burn-in, or reading it from ``burn_in_dir`` or this process's cache) and the run."""
     t0 = time.perf_counter()
-    model = DiversionModel(cfg, replicate)
+    model = DiversionModel(cfg, replicate, burn_in_dir=burn_in_dir)
+    t1 = time.perf_counter()
     model.run()
-    t_model = time.perf_counter() - t0
-    return model.results(), t_model
+    result = model.results()
+    if cfg.output.burn_in:
+        result.weekly_burn_in = model.burn_in_weekly
+    return result, {"warm_start": round(t1 - t0, 4), "model": round(time.perf_counter() - t1, 4)}
 
 
 def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
@@ -74,6 +79,8 @@ def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
     tables = {"metrics": metrics, "weekly": result.weekly, "episodes": result.episodes}
     if cfg.output.events:
         tables["events"] = result.events
+    if getattr(result, "weekly_burn_in", None) is not None:
+        tables["weekly_burn_in"] = result.weekly_burn_in
     for name, df in tables.items():
         df = df.assign(**ids)
         df.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -96,9 +103,9 @@ def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None)
         if is_complete(folder, h):
             log.info("%s replicate %d: already complete, skipped", cfg.scenario.name, r)
         else:
-            result, t_model = run_one(cfg, r)
-            write_run(result, folder, cfg, r, {"model": round(t_model, 4)})
-            log.info("%s: replicate %d done (%d/%d, model %.2fs)", cfg.scenario.name, r, i + 1,
-                     len(reps), t_model)
+            result, timings = run_one(cfg, r, Path(root) / "burn_in")
+            write_run(result, folder, cfg, r, timings)
+            log.info("%s: replicate %d done (%d/%d, warm start %.2fs, model %.2fs)",
+                     cfg.scenario.name, r, i + 1, len(reps), timings["warm_start"], timings["model"])
         done.append(folder)
     return done

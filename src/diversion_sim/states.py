@@ -20,11 +20,12 @@ class State(IntEnum):
     RESIDENTIAL = 5  # voluntary residential treatment (usually 3 months, 30% co-pay)
     DETAINED = 6  # in a compulsory rehabilitation centre
     DEAD = 7
-    MOVED = 8  # moved out of the wards (left the register)
+    MOVED = 8  # left the register: moved out of the area, or deregistered (the event says which)
 
 
 N_STATES = len(State)
-ALIVE_PRESENT = np.array([s not in (State.DEAD, State.MOVED) for s in State])
+GONE = (State.DEAD, State.MOVED)  # no longer on the register
+ALIVE_PRESENT = np.array([s not in GONE for s in State])
 IN_TREATMENT = (State.METHADONE, State.RECOVERY, State.RESIDENTIAL)
 
 
@@ -49,6 +50,13 @@ class Event(IntEnum):
     MOVE = 15
     LINKED = 16  # released person linked to services
     REFUSED_VOLUNTARY = 17  # offered voluntary care instead of detention and refused
+    ENTER = 18  # newly registered (first registration in the area)
+    MOVE_IN = 19  # moved into the area from elsewhere, with their own history
+    REMISSION = 20  # stopped using on their own (natural remission), in the community
+    DEREGISTER = 21  # left the register after sustained abstinence
+    DOSSIER_DECLINED = 22  # test threshold reached, no dossier (police discretion, committee)
+    DOSSIER_LAPSED = 23  # dossier lapsed: no bed within the maximum wait
+    MOVE_WARD = 24  # moved to another ward within the population (national scale)
 
 
 N_EVENTS = len(Event)
@@ -61,6 +69,7 @@ class Exit(IntEnum):
     RELEASE = 1  # release from compulsory detention
     RESIDENTIAL = 2  # completed voluntary residential treatment
     RECOVERY = 3  # completed a recovery support episode
+    REMISSION = 4  # stopped using on their own
 
 
 class Service(IntFlag):

@@ -112,7 +112,7 @@ def aggregate(root: Path, expected: dict[str, int] | None = None,
                          "output.allow_incomplete=true to summarise the complete runs only.")
     runs = _read(good, "metrics")
     _atomic_parquet(runs, root / "runs.parquet")
-    for table in ("weekly", "episodes", "events"):
+    for table in ("weekly", "episodes", "events", "weekly_burn_in"):
         df = _read(good, table)
         if len(df):
             _atomic_parquet(df, root / f"{table}.parquet")

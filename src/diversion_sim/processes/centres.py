@@ -68,6 +68,21 @@ def move_occupancy(m: DiversionModel, idx: np.ndarray, old: np.ndarray, new: int
         m.occupancy[kind] += np.bincount(m.ward_centre[kind][ward[idx]], minlength=m.n_centres[kind])
 
 
+def change_ward(m: DiversionModel, idx: np.ndarray, new_ward: np.ndarray) -> None:
+    """Move ``idx`` to ``new_ward``, carrying their centre places (methadone clinic, services)
+    to the centre of the new ward."""
+    p = m.pop
+    st = p.state[idx]
+    inside = IN_CENTRE[st]
+    for state in np.unique(st[inside]):  # at most the four centre states
+        g = idx[st == state]
+        kind = STATE_KIND[int(state)]
+        c = m.ward_centre[kind]
+        m.occupancy[kind] -= np.bincount(c[p.ward[g]], minlength=m.n_centres[kind])
+        m.occupancy[kind] += np.bincount(c[new_ward[st == state]], minlength=m.n_centres[kind])
+    p.ward[idx] = new_ward
+
+
 def admit(m: DiversionModel, idx: np.ndarray, kind: str, priority: np.ndarray | None = None
           ) -> np.ndarray:
     """Boolean mask over ``idx``: who gets a place this week at their centre of ``kind``.

@@ -28,6 +28,22 @@ def on_death(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 def on_move(m: DiversionModel, idx: np.ndarray) -> None:
+    """Moving away: out of an area population (``moves: out_in``), or to another ward of the
+    same district when the population is the whole register (``between_wards``)."""
+    if m.cfg.population.moves == "between_wards":
+        p, wards = m.pop, m.wards
+        u = m.streams.uniform("move_ward", idx, m.week)
+        new = np.empty(idx.size, np.int32)
+        dist = wards.district[p.ward[idx]]
+        for d in np.unique(dist):  # districts: a handful, not wards or people
+            w = np.flatnonzero(wards.district == d)
+            cum = np.cumsum(wards.weight[w])
+            sel = dist == d
+            new[sel] = w[np.searchsorted(cum / cum[-1], u[sel], side="right").clip(0, w.size - 1)]
+        m.log(Event.MOVE_WARD, idx, p.state[idx])
+        centres.change_ward(m, idx, new)
+        mark(m, idx)
+        return
     close_episodes(m, idx, observed=False)
     m.log(Event.MOVE, idx, m.pop.state[idx])
     enter(m, idx, State.MOVED)
@@ -91,18 +107,24 @@ def on_seek_methadone(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 def on_admit(m: DiversionModel, idx: np.ndarray) -> None:
-    """Dossier complete: admission to a compulsory centre if it has a bed, else wait a week."""
-    p, dp = m.pop, m.cfg.params.detention
-    ok = centres.admit(m, idx, "compulsory", priority=p.treat_end[idx])
+    """Dossier complete: admission to a compulsory centre if it has a bed; else the dossier
+    waits a week, and lapses once it has waited ``dur_dossier_wait_max`` weeks past its date."""
+    p, sc, pol = m.pop, m.cfg.scenario, m.cfg.params.police
+    ok = centres.admit(m, idx, "compulsory", priority=p.dossier_week[idx])
     got, wait = idx[ok], idx[~ok]
+    late = (m.week - p.dossier_week[wait]) >= pol.dur_dossier + pol.dur_dossier_wait_max
+    lapsed, wait = wait[late], wait[~late]
+    p.dossier[lapsed] = False
+    p.pos_tests[lapsed] = 0
+    m.log(Event.DOSSIER_LAPSED, lapsed)
     p.treat_end[wait] = m.week + 1
-    mark(m, wait)  # wait a week for a bed (death and moving still compete)
+    mark(m, np.concatenate([wait, lapsed]))  # death and moving still compete while waiting
     if got.size == 0:
         return
     close_episodes(m, got, observed=False)  # cannot run while using, kept for safety
     repeat = p.n_detentions[got] > 0
-    lo = np.where(repeat, dp.dur_stay_repeat[0], dp.dur_stay_first[0])
-    hi = np.where(repeat, dp.dur_stay_repeat[1], dp.dur_stay_first[1])
+    lo = np.where(repeat, sc.dur_stay_repeat[0], sc.dur_stay_first[0])
+    hi = np.where(repeat, sc.dur_stay_repeat[1], sc.dur_stay_first[1])
     u = m.streams.uniform("stay", got, m.week)
     stay = np.floor(lo + u * (hi - lo + 1)).astype(np.int32)
     stay = np.minimum(stay, hi.astype(np.int32)).clip(1)

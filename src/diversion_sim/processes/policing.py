@@ -1,7 +1,10 @@
 """Ward police: a positive test of a person using drugs, then a dossier or a referral.
 
 Compulsory regime (Law 15/2012 art. 103; seed 004): the third positive test within the test
-window compiles a dossier; admission follows after ``dur_dossier`` weeks.
+window makes a person liable to a dossier; police compile one, and the district People's
+Committee approves it, with probability ``p_dossier`` (always when the family insists); otherwise
+the count starts again (``dossier_declined``). Admission follows after ``dur_dossier`` weeks if
+a bed is free; a dossier that finds no bed within ``dur_dossier_wait_max`` lapses.
 Diversion (the Hanoi pilot; seed 004): police refer the person to the ward coordinator instead.
 Compulsory admission remains for people with no fixed address, for families who insist, and for
 coordinator clients who use again without adhering (the dossier threshold still applies to them).
@@ -44,8 +47,16 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
         enter(m, refer, State.REFERRED)
 
     due = p.pos_tests[idx] >= pol.n_tests_dossier
-    dossier, later = idx[due], idx[~due]
+    liable, later = idx[due], idx[~due]
     mark(m, later)
+    if liable.size == 0:
+        return
+    go = p.family_insists[liable] | (m.streams.uniform("dossier", liable, m.week) < pol.p_dossier)
+    declined = liable[~go]
+    m.log(Event.DOSSIER_DECLINED, declined)
+    p.pos_tests[declined] = 0
+    mark(m, declined)
+    dossier = liable[go]
     if dossier.size == 0:
         return
     m.log(Event.DOSSIER, dossier)
@@ -57,5 +68,6 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
         mark(m, np.concatenate([dossier[~accept], left]))
         return
     p.dossier[dossier] = True
+    p.dossier_week[dossier] = m.week
     p.treat_end[dossier] = m.week + max(int(round(pol.dur_dossier)), 1)
     mark(m, dossier)

@@ -31,7 +31,9 @@ E_DEATH, E_MOVE, E_DETECT, E_ADMIT, E_SEEK = (int(e) for e in (
     Event.DEATH, Event.MOVE, Event.DETECT, Event.ADMIT, Event.START_METHADONE))
 E_RELAPSE, E_LEAVE, E_DROPOUT, E_COMPLETE, E_RELEASE = (int(e) for e in (
     Event.RELAPSE, Event.SCREEN_ONLY, Event.DROPOUT, Event.COMPLETE, Event.RELEASE))
-X_RESIDENTIAL, X_RECOVERY = int(Exit.RESIDENTIAL), int(Exit.RECOVERY)
+E_REMISSION, E_DEREGISTER = int(Event.REMISSION), int(Event.DEREGISTER)
+X_RESIDENTIAL, X_RECOVERY, X_REMISSION = int(Exit.RESIDENTIAL), int(Exit.RECOVERY), int(Exit.REMISSION)
+N_ROWS = 5  # competing risks per person: death, moving, and up to three that end the state
 POST_RELEASE_BREAKS = np.array([2.0, 4.0])  # weeks 1-2 and 3-4 after release (Merrall 2010)
 
 
@@ -39,7 +41,7 @@ def mark(m: DiversionModel, idx: np.ndarray) -> None:
     """Queue ``idx`` for scheduling at the end of this week (their old event is cancelled)."""
     if idx.size:
         m.pop.next_week[idx] = NEVER
-        m.pending[idx] = True
+        m.pop.pending[idx] = True
 
 
 def flush(m: DiversionModel) -> None:
@@ -47,9 +49,9 @@ def flush(m: DiversionModel) -> None:
 
     A boolean mark column scanned once a week is cheaper than de-duplicating the marked rows
     (``np.unique`` hashing cost a third of a national week)."""
-    idx = m.order(np.flatnonzero(m.pending))
+    idx = m.order(np.flatnonzero(m.pop.pending))
     if idx.size:
-        m.pending[idx] = False
+        m.pop.pending[idx] = False
         schedule(m, idx)
 
 
@@ -68,7 +70,8 @@ def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     rp, sc, p = m.cfg.params.relapse, m.cfg.scenario, m.pop
     ex = p.exit_type[idx]
     hr = np.where(ex == X_RESIDENTIAL, rp.hr_after_residential,
-                  np.where(ex == X_RECOVERY, rp.hr_after_recovery, 1.0))
+                  np.where(ex == X_RECOVERY, rp.hr_after_recovery,
+                           np.where(ex == X_REMISSION, rp.hr_after_remission, 1.0)))
     hr = hr * np.where(p.linked[idx], rp.hr_linked, 1.0)
     hr *= np.where(p.family_monitoring[idx], rp.hr_family_monitoring, 1.0)
     hr *= np.where(p.family_employment[idx], rp.hr_family_employment, 1.0)
@@ -101,8 +104,8 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
     p, par = m.pop, m.cfg.params
     st = p.state[idx].astype(np.intp)
     k = idx.size
-    wait = np.full((4, k), np.inf)
-    kind = np.zeros((4, k), np.int8)
+    wait = np.full((N_ROWS, k), np.inf)
+    kind = np.zeros((N_ROWS, k), np.int8)
     # row 0: death (post-release excess in weeks 1-4, Merrall 2010); row 1: moving away
     since = np.where(st == DETAINED, 1e9, (m.week - p.release_week[idx]).astype(float))
     mp = par.mortality
@@ -114,7 +117,7 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
     move = hz.exponential(draw("move", idx, m.week), par.movement.rate_move)
     wait[1] = np.where(COMMUNITY[st], move, np.inf)
     kind[1] = E_MOVE
-    # rows 2-3: what ends the state itself
+    # rows 2-4: what ends the state itself
     elapsed = (m.week - p.since[idx]).astype(float)
     fixed_end = (p.treat_end[idx] - m.week).astype(float)
 
@@ -127,12 +130,20 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
                               par.treatment.rate_seek_methadone)
         wait[3, g] = np.where(pend | (p.drug[idx[g]] != Drug.OPIOID), np.inf, seek)
         kind[3, g] = E_SEEK
+        reg = par.register
+        rate = np.where(p.drug[idx[g]] == Drug.OPIOID, reg.rate_remission_opioid,
+                        reg.rate_remission_meth) / hz.WEEKS_PER_YEAR
+        stop = hz.exponential(draw("remission", idx[g], m.week), rate)
+        wait[4, g] = np.where(pend, np.inf, stop)
+        kind[4, g] = E_REMISSION
     g = np.flatnonzero(st == ABSTINENT)
     if g.size:
         rp = par.relapse
         wait[2, g] = hz.weibull_residual(draw("relapse", idx[g], m.week), rp.shape_relapse,
                                          rp.scale_relapse, relapse_hr(m, idx[g]), elapsed[g])
         kind[2, g] = E_RELAPSE
+        wait[3, g] = (p.since[idx[g]] + par.register.dur_deregister - m.week).astype(float)
+        kind[3, g] = E_DEREGISTER
     g = np.flatnonzero(st == REFERRED)
     if g.size:
         wait[2, g] = hz.exponential(draw("queue_leave", idx[g], m.week),

@@ -32,7 +32,7 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
     centres.move_occupancy(m, idx, p.state[idx], state)
     p.state[idx] = state
     p.since[idx] = m.week
-    if state in (State.DEAD, State.MOVED, State.DETAINED):
+    if state in (State.DEAD, State.MOVED, State.DETAINED):  # leaves the community
         p.client_until[idx] = np.minimum(p.client_until[idx], m.week)  # leaves the caseload
         p.dossier[idx] = False  # a pending dossier ends with admission, death or moving away
     mark(m, idx)
@@ -44,9 +44,10 @@ def close_episodes(m: DiversionModel, idx: np.ndarray, observed: bool) -> None:
     has = idx[p.exit_type[idx] != Exit.NONE]
     if has.size == 0:
         return
-    m.metrics.episodes.add(person=has, exit_type=p.exit_type[has], exit_week=p.exit_week[has],
-                           weeks=m.week - p.exit_week[has], observed=np.full(has.size, observed),
-                           linked=p.linked[has])
+    rec = has[p.exit_week[has] >= m.metrics.first_week]  # clocks started before the switch
+    m.metrics.episodes.add(person=rec, exit_type=p.exit_type[rec],  # are not in the run's table
+                           exit_week=p.exit_week[rec], weeks=m.week - p.exit_week[rec],
+                           observed=np.full(rec.size, observed), linked=p.linked[rec])
     if observed:
         m.log(Event.RELAPSE, has, p.exit_type[has])
     p.exit_type[has] = Exit.NONE

@@ -1,0 +1,122 @@
+"""The open register: people enter it (first registration, moves in) and leave it (death, moves
+out, deregistration after sustained abstinence), and people who use can stop on their own.
+
+Entries are exogenous: the expected number each week follows the observed trend of the register
+(``params.register.rate_register_growth``) and does not depend on the policy, so entrants get the
+same rows, attributes and random numbers in every scenario of a replicate (common random numbers).
+The register's size at week ``w`` is then whatever the entries and the exits make of it; the
+calibration sets the entry rate so that under the status quo it follows the observed trend.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..population import draw_attributes, draw_history
+from ..states import Drug
+from ..states import EventCode as Event
+from ..states import ExitCode as Exit
+from ..states import StateCode as State
+from .schedule import mark
+from .transitions import close_episodes, enter, start_exit, start_treatment
+
+if TYPE_CHECKING:
+    from ..model import DiversionModel
+
+
+def trend(m: DiversionModel, week: int) -> np.ndarray:
+    """Expected register size of each district at ``week`` on the observed trend (the configured
+    size is the register at week 0, the policy switch)."""
+    g = m.cfg.params.register.rate_register_growth
+    return np.asarray(m.cfg.population.n_people_by_district, float) * np.exp(g * week / 52.0)
+
+
+def _counts(m: DiversionModel, site: str, rate: float) -> np.ndarray:
+    """Poisson counts per district for this week at ``rate`` per person-year of the trended
+    register. Drawn once per run for every week from the burn-in's start to the horizon (one
+    generator per site, keyed by seed and replicate): the same in every scenario, and a longer
+    horizon only appends weeks."""
+    cache = m.__dict__.setdefault("_entry_counts", {})
+    if site not in cache:
+        weeks = np.arange(-m.burn_weeks + 1, m.n_weeks + 1)
+        lam = rate * trend(m, weeks[:, None]) / 52.0
+        ss = np.random.SeedSequence([m.streams.seed, m.streams.replicate, zlib.crc32(site.encode())])
+        cache[site] = (weeks[0], np.random.default_rng(ss).poisson(lam))
+    first, counts = cache[site]
+    return counts[m.week - first]
+
+
+def _add(m: DiversionModel, counts: np.ndarray, kind: int, p_opioid: float, history: bool
+         ) -> np.ndarray:
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    p, wards = m.pop, m.wards
+    rows = m.add_people(total)
+    district = np.repeat(np.arange(counts.size), counts)
+    # ward within the district in proportion to the wards' weights (keyed uniform)
+    u = m.streams.uniform("entry_ward", rows, 0)
+    cum = np.zeros(wards.n)
+    for d in np.unique(district):  # districts: a handful, not wards or people
+        w = np.flatnonzero(wards.district == d)
+        cum[w] = np.cumsum(wards.weight[w])
+        sel = district == d
+        p.ward[rows[sel]] = w[np.searchsorted(cum[w] / cum[w][-1], u[sel], side="right")
+                              .clip(0, w.size - 1)]
+    draw_attributes(m, rows, p_opioid)
+    p.state[rows] = State.USING
+    p.since[rows] = m.week
+    p.entry_week[rows] = m.week
+    m.make_agents(rows)
+    m.log(kind, rows)
+    if history:  # people moving in bring their history and their place in the community
+        draw_history(m, rows, int(m.cfg.population.dur_since_release_init))
+        _arrive_in_state(m, rows)
+    mark(m, rows)
+    return rows
+
+
+def _arrive_in_state(m: DiversionModel, rows: np.ndarray) -> None:
+    """People moving in are using, abstinent or on methadone in the proportions of the register's
+    community part (``population.share_init_*`` without the detained share), so that moves in
+    replace moves out (which happen from every community state) without changing the mix."""
+    pp, p = m.cfg.population, m.pop
+    shares = np.array([pp.share_init_using, pp.share_init_abstinent, pp.share_init_methadone])
+    u = m.streams.uniform("move_in_state", rows, 0)
+    pick = np.searchsorted(np.cumsum(shares) / shares.sum(), u, side="right").clip(0, 2)
+    abst = rows[pick == 1]
+    start_exit(m, abst, Exit.REMISSION)
+    p.pos_tests[abst] = 0
+    enter(m, abst, State.ABSTINENT)
+    mmt = rows[(pick == 2) & (p.drug[rows] == Drug.OPIOID)]
+    start_treatment(m, mmt, State.METHADONE)  # no place at the clinic: they stay using
+
+
+def step(m: DiversionModel) -> None:
+    """This week's entrants: new registrations and (for an area population) moves in."""
+    reg, pp = m.cfg.params.register, m.cfg.population
+    _add(m, _counts(m, "entries", reg.rate_entry), Event.ENTER, reg.p_opioid_entrant,
+         history=False)
+    if pp.moves == "out_in":
+        _add(m, _counts(m, "moves_in", m.cfg.params.movement.rate_move_in), Event.MOVE_IN,
+             pp.p_opioid, history=True)
+
+
+def on_remission(m: DiversionModel, idx: np.ndarray) -> None:
+    """Stopped using on their own: abstinent in the community, a relapse clock starts."""
+    p = m.pop
+    m.log(Event.REMISSION, idx)
+    p.pos_tests[idx] = 0
+    start_exit(m, idx, Exit.REMISSION)
+    enter(m, idx, State.ABSTINENT)
+
+
+def on_deregister(m: DiversionModel, idx: np.ndarray) -> None:
+    """Abstinent for ``dur_deregister`` weeks: supervision ends and the person leaves the register
+    (their relapse clock is censored here)."""
+    close_episodes(m, idx, observed=False)
+    m.log(Event.DEREGISTER, idx)
+    enter(m, idx, State.MOVED)
