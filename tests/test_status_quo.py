@@ -36,6 +36,8 @@ def test_warm_start_is_shared_by_every_scenario_of_a_replicate(tmp_path):
     for m in others:
         assert m.pop.n == base.pop.n
         for col in PERSON:
+            if m.cfg.scenario.voluntary_only and col in ("dossier", "pos_tests"):
+                continue  # dossiers compiled under the status quo lapse at the switch
             np.testing.assert_array_equal(getattr(m.pop, col), getattr(base.pop, col), err_msg=col)
         np.testing.assert_array_equal(m.burn_in_weekly.to_numpy(), base.burn_in_weekly.to_numpy())
     other_rep = DiversionModel(make_config("scenario=compulsory", "years=1"), 3)

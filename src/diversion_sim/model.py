@@ -114,7 +114,8 @@ class DiversionModel(mesa.Model):
         super().__init__(rng=int(mesa_seed.generate_state(1)[0]))
         self.cfg = cfg
         self.replicate = int(replicate)
-        self.streams = Streams(cfg.seed, replicate)
+        self.streams = Streams(cfg.seed, replicate, ids=lambda: self.pop.uid)  # keyed by person
+        self.ward_streams = Streams(cfg.seed, replicate)  # keyed by ward
         self._shuffle: np.random.Generator | None = None  # tests: shuffle every batch's order
         self.n_weeks = int(round(cfg.years * 52))
         self.burn_weeks = int(round(cfg.burn_in_years * 52))
@@ -160,6 +161,7 @@ class DiversionModel(mesa.Model):
             _BURN_IN_CACHE.popitem(last=False)
         cols = {k[4:]: v for k, v in snap.items() if k.startswith("pop.")}
         self.pop = Population.restore(cols)
+        self.n_created = int(snap["n_created"])
         self.wards = Wards(district=snap["wards.district"].copy(), weight=snap["wards.weight"].copy(),
                            n_coordinators=snap["wards.n_coordinators"].copy())
         self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
@@ -193,7 +195,7 @@ class DiversionModel(mesa.Model):
         snap = {f"pop.{k}": v for k, v in self.pop.snapshot(keep).items()}
         snap.update({"wards.district": self.wards.district, "wards.weight": self.wards.weight,
                      "wards.n_coordinators": self.wards.n_coordinators,
-                     "burn.states": self.metrics.states,
+                     "burn.states": self.metrics.states, "n_created": np.array(self.n_created),
                      "burn.week": np.arange(-self.burn_weeks, 1, dtype=np.int32)})
         return snap
 
@@ -222,6 +224,8 @@ class DiversionModel(mesa.Model):
         """Append ``k`` rows to the register (entrants); returns their row numbers. Call
         :meth:`make_agents` once their attributes are set."""
         rows = self.pop.append(k)
+        self.pop.uid[rows] = np.arange(self.n_created, self.n_created + k)
+        self.n_created += k
         if self.switched:
             self._people.extend([None] * k)
             self._families.extend([None] * k)

@@ -21,6 +21,8 @@ FAR_PAST = -(10**6)  # "never released": far enough back that no post-release ef
 # name: (dtype, value of a new row). Documented beside each.
 COLUMNS: dict[str, tuple[str, int | float | bool]] = {
     # fixed attributes
+    "uid": ("i4", -1),  # person id, unique over the run and its burn-in (rows are renumbered at the
+    # switch): every keyed draw of a person uses it (model.streams maps rows to uids)
     "ward": ("i4", 0),
     "drug": ("i1", 0),  # Drug.OPIOID / Drug.METH
     "inject": ("?", False),
@@ -129,7 +131,8 @@ def _ward_sizes(cfg: Config, n_by_district: list[int], rng: np.random.Generator
     return np.concatenate(wards), np.concatenate(districts), np.concatenate(weights)
 
 
-ATTRIBUTE_WEEK = 0  # attributes are keyed by person only: the same uniform in every scenario
+ATTRIBUTE_WEEK = 0  # attributes are keyed by person (uid) only: the same uniform in every scenario
+# and at every time, so the switch re-decides family levers on each person's own numbers
 
 
 def family_levers(m, rows: np.ndarray) -> None:
@@ -188,6 +191,8 @@ def create_population(m, n_by_district: list[int], rng: np.random.Generator
                                          np.float32))
     p.ward[:] = ward
     rows = np.arange(n)
+    p.uid[:] = rows
+    m.n_created = n
     draw_attributes(m, rows, pp.p_opioid)
     draw_history(m, rows, int(pp.dur_since_release_init))
 

@@ -59,12 +59,15 @@ class Streams:
     """Keyed random numbers of one run (one seed and replicate).
 
     Each method takes a site name, the people (unique rows, any order) and the week, and returns
-    one draw per person (``slots=1``) or an array of shape ``(slots, len(idx))``.
+    one draw per person (``slots=1``) or an array of shape ``(slots, len(idx))``. With ``ids``,
+    ``idx`` are rows of an id array (the model passes the population's ``uid`` column, so a person
+    keeps their numbers when rows are renumbered at the switch).
     """
 
-    def __init__(self, seed: int, replicate: int) -> None:
+    def __init__(self, seed: int, replicate: int, ids=None) -> None:
         self.seed, self.replicate = int(seed), int(replicate)
         self._keys: dict[str, int] = {}
+        self.ids = ids  # optional callable: the id array that ``idx`` indexes (rows -> person ids)
 
     def key(self, site: str) -> int:
         """The 64-bit key of ``site`` (from numpy's SeedSequence; cached)."""
@@ -83,6 +86,8 @@ class Streams:
             raise ValueError(f"week {week} is outside the range the random streams can key")
         base = (self.key(site) + ((w << SLOT_BITS) * GAMMA)) & MASK64  # scalar part of key + x*G
         per_slot = np.array([(base + s * GAMMA) & MASK64 for s in range(slots)], np.uint64)
+        if self.ids is not None:
+            idx = self.ids()[idx]
         person = np.asarray(idx).astype(np.uint64) * np.uint64((GAMMA << PERSON_SHIFT) & MASK64)
         return mix64(per_slot[:, None] + person[None, :])
 

@@ -43,7 +43,7 @@ def step(m: DiversionModel) -> None:
         return
     rate = m.wards.n_coordinators * cp.rate_assess * sc.rel_assess_capacity
     slots = np.floor(rate).astype(np.int64)
-    slots += m.streams.uniform("assess_slots", np.arange(m.wards.n), m.week) < (rate - slots)
+    slots += m.ward_streams.uniform("assess_slots", np.arange(m.wards.n), m.week) < (rate - slots)
     room = np.maximum(np.floor(m.wards.n_coordinators * cp.n_caseload_max).astype(np.int64)
                       - caseload(m), 0)
     cap = np.minimum(slots, room)
