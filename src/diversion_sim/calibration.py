@@ -480,7 +480,7 @@ def install_posterior(out: Path, configs: Path) -> list[str]:
         text = path.read_text().splitlines()
         in_section = section is None
         for i, line in enumerate(text):
-            if section is not None and re.match(rf"^{section}:\s*(#.*)?$", line):
+            if section is not None and re.match(rf"^{section}:\s*(&\w+\s*)?(#.*)?$", line):
                 in_section = True
                 continue
             if section is not None and in_section and re.match(r"^\S", line):

@@ -160,7 +160,10 @@ def status_quo(stocks: pd.DataFrame, metrics: pd.DataFrame, observed: dict[str, 
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("% of the living register")
         ax.set_ylim(bottom=0)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes[:3]:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
         ax.axvline(year0, color=grey, lw=1, ls="--")
         ax.set_xlabel("year (dashed: week 0, May 2019)")
         ax.tick_params(labelsize=8)
