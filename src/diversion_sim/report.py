@@ -268,7 +268,7 @@ th{{background:#f3f3f3}}tr th:first-child{{text-align:left}}img{{max-width:100%}
 <p>Sweep folder <code>{html.escape(str(root))}</code>: {meta}. Each cell: mean over replicates, 90% interval
 below; the difference from <b>{REFERENCE}</b> is paired replicate by replicate: both runs draw each
 person's random numbers from the same keyed streams, so someone the policy does not touch lives the same
-life in both, and the paired interval is narrower than an unpaired one (by a factor of 1.1-2.8 in standard
+life in both, and the paired interval is narrower than an unpaired one (by a factor of 1.4-4.7 in standard
 deviation, measured for relapse, person-years detained and deaths; benchmarks/crn.py). It still carries the
 noise of the people the policy does touch. Shares are of all registered people who use drugs in the
 population.</p>
