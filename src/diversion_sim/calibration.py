@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .metrics import growth_per_year
 from .params import Config, ConfigError, unknown_key_message, validate
 from .states import Event, Service
 
@@ -174,7 +175,7 @@ def status_quo_statistics(m: Any) -> dict[str, float]:
     run = register_stocks(m.metrics.weekly_frame()).iloc[:53]
     burn = register_stocks(m.burn_in_weekly)
     both = pd.concat([burn[burn["week"] >= -260], run[run["week"] > 0]])
-    slope = float(np.polyfit(both["week"] / 52.0, np.log(both["register"].clip(lower=1)), 1)[0])
+    slope = growth_per_year(both["week"] / 52.0, both["register"])
     hist = m.history_at_switch
     ever = hist[hist > 0]
     return {"share_detained": float(run["share_detained"].mean()),
@@ -608,11 +609,9 @@ def status_quo_table(stocks: pd.DataFrame, metrics: pd.DataFrame, observed: dict
     over replicates, inside yes/no. Shares are means over the first year after the switch (the
     pilot's period); the register's growth is the log-linear slope over every week shown."""
     first = stocks[(stocks["week"] >= 0) & (stocks["week"] <= 52)].groupby("replicate")
-    growth = stocks.groupby("replicate").apply(
-        lambda g: np.polyfit(g["week"] / 52.0, np.log(g["register"].clip(lower=1)), 1)[0],
-        include_groups=False)
+    growth = [growth_per_year(g["week"] / 52.0, g["register"]) for _, g in stocks.groupby("replicate")]
     pts = pd.DataFrame(observed["register"])
-    g_obs = float(np.polyfit(pts["year"], np.log(pts["value"]), 1)[0])
+    g_obs = growth_per_year(pts["year"], pts["value"])
     centres = next(p for p in observed["share_in_centres"] if p.get("fitted"))
     mmt = next(p for p in observed["share_on_methadone"] if p.get("fitted"))
     prior = observed["prior_detention"]

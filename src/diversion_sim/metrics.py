@@ -165,6 +165,14 @@ def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]
     return surv, float(kmf.median_survival_time_)
 
 
+def growth_per_year(years, counts) -> float:
+    """Log-linear growth rate per year of ``counts`` observed at ``years`` (NaN with < 3 points)."""
+    years, counts = np.asarray(years, float), np.asarray(counts, float)
+    if years.size < 3:
+        return float("nan")
+    return float(np.polyfit(years, np.log(np.maximum(counts, 1.0)), 1)[0])
+
+
 def run_metrics(model) -> dict[str, float]:
     """The run-level table (see :data:`RESULTS`)."""
     rec, p, cfg = model.metrics, model.pop, model.cfg
@@ -216,9 +224,7 @@ def run_metrics(model) -> dict[str, float]:
     live = np.maximum(present, 1)
     out["share_in_centres_mean"] = float(np.mean(rec.states[:, State.DETAINED] / live))
     out["share_on_methadone_mean"] = float(np.mean(rec.states[:, State.METHADONE] / live))
-    t = np.arange(present.size) / 52.0
-    out["register_growth_per_year"] = (float(np.polyfit(t, np.log(live), 1)[0]) if present.size > 2
-                                       else float("nan"))
+    out["register_growth_per_year"] = growth_per_year(np.arange(present.size) / 52.0, live)
     out["entries"] = float(flows[Event.ENTER] + flows[Event.MOVE_IN])
     out["deregistered"] = float(flows[Event.DEREGISTER])
     out["dossiers_declined"] = float(flows[Event.DOSSIER_DECLINED])
