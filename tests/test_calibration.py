@@ -13,6 +13,7 @@ import yaml
 from conftest import make_config
 
 from diversion_sim import calibration as cal
+from diversion_sim import cohorts
 from diversion_sim.cli import config_dir
 from diversion_sim.model import DiversionModel
 from diversion_sim.params import ConfigError
@@ -63,8 +64,8 @@ def test_abc_recovers_known_parameters(tmp_path):
     for k in targets["cascade"]["observed"]:
         targets["cascade"]["observed"][k] = synthetic[k]
     for name, c in targets["cohorts"].items():
-        label = "dropout" if name == "methadone" else "free"
-        c["observed"] = [synthetic[f"{name}_{label}_{int(w)}w"] for w in c["weeks"]]
+        c.pop("cumulative_hazard", None)
+        c["observed"] = [synthetic[k] for k in cohorts.statistic_names(name, c)]
     post = cal.run_abc(cfg, targets, priors, tmp_path, population_size=80, max_generations=5,
                        n_procs=1, seed=3)
     q = cal.weighted_quantiles(post).set_index("key")

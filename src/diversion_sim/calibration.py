@@ -6,8 +6,8 @@ this module holds what the experiment, the pilot replication and the model share
 
 * :func:`with_values` - a validated copy of a :class:`Config` with some dotted keys changed;
 * :func:`pilot_cascade` - the pilot's cascade counts from one run's tables (Table II of seed 004);
-* :func:`cohort_statistics` - relapse-free and methadone-retention shares of published cohorts,
-  drawn with the model's own waiting-time samplers at the studies' sample sizes;
+* :func:`cohorts.cohort_statistics` - relapse-free and methadone-retention shares of published
+  cohorts, drawn through the running model's own code (see :mod:`diversion_sim.cohorts`);
 * :func:`simulate` - all summary statistics for one parameter vector (one pilot run + cohorts);
 * :func:`posterior_draw` - the parameter values replicate ``r`` uses under ``params=posterior``.
 """
@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import cohorts
 from .metrics import growth_per_year
 from .params import Config, ConfigError, unknown_key_message, validate
 from .states import Event, Service
@@ -129,32 +130,6 @@ def pilot_cascade(events: pd.DataFrame, services: np.ndarray, moved_or_died: np.
     }
 
 
-def cohort_statistics(cfg: Config, rng: np.random.Generator, cohorts: dict[str, Any]
-                      ) -> dict[str, float]:
-    """Shares of published cohorts drawn with the model's own samplers at the studies' sizes.
-
-    ``cohorts`` (from the targets file) gives the sample sizes and time points: relapse-free after
-    release from compulsory detention and after voluntary treatment (Wegman et al. 2017), and
-    methadone dropout (Khue et al. 2017).
-    """
-    from .hazards import weibull_residual
-
-    rp, tp = cfg.params.relapse, cfg.params.treatment
-    out: dict[str, float] = {}
-    for name, hr in (("release", 1.0), ("voluntary", rp.hr_after_residential)):
-        c = cohorts[name]
-        t = weibull_residual(rng.standard_exponential(int(c["n"])), rp.shape_relapse,
-                             rp.scale_relapse, hr)
-        for w in c["weeks"]:
-            out[f"{name}_free_{int(w)}w"] = float(np.mean(t > w))
-    c = cohorts["methadone"]
-    t = weibull_residual(rng.standard_exponential(int(c["n"])), tp.shape_methadone_dropout,
-                         tp.scale_methadone_dropout, 1.0)
-    for w in c["weeks"]:
-        out[f"methadone_dropout_{int(w)}w"] = float(np.mean(t <= w))
-    return out
-
-
 def register_stocks(weekly: pd.DataFrame) -> pd.DataFrame:
     """Per week: the living register (everyone not dead or gone) and the share of it in each
     state, from a weekly table of state counts (``n_*``)."""
@@ -197,14 +172,14 @@ def simulation_seed(base_seed: int, values: dict[str, float], salt: int = 0) -> 
 PARTS = ("cascade", "cohorts")  # the default parts; "status_quo" is asked for by its stage
 
 
-def simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], salt: int = 0,
+def simulate(cfg: Config, values: dict[str, float], cohort_specs: dict[str, Any], salt: int = 0,
              parts: tuple[str, ...] = PARTS) -> dict[str, float]:
     """Summary statistics for one parameter vector: the pilot cascade (one run of the model)
     and/or the published cohorts (the model's own relapse and dropout samplers)."""
-    return _simulate(cfg, values, cohorts, salt, parts)[0]
+    return _simulate(cfg, values, cohort_specs, salt, parts)[0]
 
 
-def _simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], salt: int,
+def _simulate(cfg: Config, values: dict[str, float], cohort_specs: dict[str, Any], salt: int,
               parts: tuple[str, ...]) -> tuple[dict[str, float], Any, Any]:
     """:func:`simulate`, also returning the model run (None without the cascade) and its events."""
     from .model import DiversionModel
@@ -224,7 +199,8 @@ def _simulate(cfg: Config, values: dict[str, float], cohorts: dict[str, Any], sa
         events = m.metrics.events_frame()
         stats.update(pilot_cascade(events, m.pop.services, gone))
     if "cohorts" in parts:
-        stats.update(cohort_statistics(c, np.random.default_rng(cohort_seed), cohorts))
+        stats.update(cohorts.cohort_statistics(c, np.random.default_rng(cohort_seed),
+                                               cohort_specs))
     if "status_quo" in parts:
         sq = copy.deepcopy(c)
         sq.seed = int(run_seed.generate_state(2)[1])
@@ -248,9 +224,8 @@ def observed_statistics(targets: dict[str, Any], parts: tuple[str, ...] = PARTS
     for k, spec in (targets["status_quo"].items() if "status_quo" in parts else []):
         obs[k], sd[k] = float(spec["observed"]), float(spec["sd"])
     for name, c in (targets["cohorts"].items() if "cohorts" in parts else []):
-        label = "dropout" if name == "methadone" else "free"
-        for w, v in zip(c["weeks"], c["observed"]):
-            key = f"{name}_{label}_{int(w)}w"
+        cohorts.validate(name, c)
+        for key, v in zip(cohorts.statistic_names(name, c), cohorts.observed_values(c)):
             p = min(max(v, 0.02), 0.98)
             obs[key], sd[key] = float(v), float(np.sqrt(p * (1 - p) / c["n"]))
     return obs, sd

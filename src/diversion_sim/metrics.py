@@ -121,7 +121,12 @@ class Recorder:
         self.keep_events = keep_events
         self.events = ColumnLog({"week": "i2", "person": "i4", "kind": "i1", "info": "i1"})
         self.episodes = ColumnLog({"person": "i4", "exit_type": "i1", "exit_week": "i4",
-                                   "weeks": "i4", "observed": "?", "linked": "?"}, 256)
+                                   "weeks": "i4", "observed": "?", "linked": "?", "drug": "i1"},
+                                  256)
+        # treatment spells (methadone, recovery support, residential) started in this table's
+        # period: how long each lasted and how it ended (``end``: the state entered next)
+        self.spells = ColumnLog({"person": "i4", "state": "i1", "start_week": "i4", "weeks": "i4",
+                                 "end": "i1"}, 256)
 
     def log(self, week: int, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
         if idx.size == 0:
@@ -148,7 +153,33 @@ class Recorder:
     def episodes_frame(self) -> pd.DataFrame:
         df = self.episodes.frame()
         df["exit_type"] = pd.Categorical.from_codes(df["exit_type"], [e.name.lower() for e in Exit])
+        df["drug"] = pd.Categorical.from_codes(df["drug"], DRUG_NAMES)
         return df
+
+    def spells_frame(self) -> pd.DataFrame:
+        """Treatment spells: ``end`` is the state entered at the end (``open`` if still running
+        at the end of the run; ``moved`` is censoring, every other end is leaving treatment)."""
+        df = self.spells.frame()
+        names = [s.name.lower() for s in State]
+        df["state"] = pd.Categorical.from_codes(df["state"], names)
+        df["end"] = pd.Categorical.from_codes(df["end"], names + ["open"])
+        return df
+
+
+DRUG_NAMES = ["opioid", "meth"]
+SPELL_OPEN = len(State)  # ``end`` code of a spell still running at the end of the run
+
+
+def retention(spells: pd.DataFrame | None, times: list[float], state: str = "methadone",
+              leave: tuple[str, ...] = ("using", "dead", "detained")) -> np.ndarray:
+    """Kaplan-Meier share still in ``state`` at ``times`` (weeks since the spell started):
+    a spell ending in one of ``leave`` is an event (dropout: ``using``; death; arrest), any
+    other end (moving away, still running) censors it."""
+    if spells is None or spells.empty:
+        return np.full(len(times), np.nan)
+    sp = spells[spells["state"].astype(str) == state]
+    return kaplan_meier(sp["weeks"].to_numpy(float), sp["end"].astype(str).isin(leave).to_numpy(),
+                        times)[0]
 
 
 def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .agents import Centre, Coordinator, Family, Person, WardPolice
-from .metrics import STATE_COLUMNS, Recorder, run_metrics
+from .metrics import SPELL_OPEN, STATE_COLUMNS, Recorder, run_metrics
 from .params import CENTRE_KINDS, Config
 from .population import Population, Wards, create_population, family_levers
 from .processes import centres, coordination, events, policing, register
@@ -81,6 +81,7 @@ class RunResult:
     episodes: pd.DataFrame
     metrics: dict[str, float]
     weekly_burn_in: pd.DataFrame | None = None  # with output.burn_in: the burn-in's state counts
+    spells: pd.DataFrame | None = None  # treatment spells (methadone, recovery, residential)
 
 
 class DiversionModel(mesa.Model):
@@ -357,13 +358,18 @@ class DiversionModel(mesa.Model):
         saved = rec.episodes.n
         rec.episodes.add(person=open_, exit_type=p.exit_type[open_], exit_week=p.exit_week[open_],
                          weeks=self.week - p.exit_week[open_], observed=np.zeros(open_.size, bool),
-                         linked=p.linked[open_])
+                         linked=p.linked[open_], drug=p.drug[open_])
+        treat = np.flatnonzero((p.state >= State.METHADONE) & (p.state <= State.RESIDENTIAL)
+                               & (p.since >= 0))
+        saved_spells = rec.spells.n
+        rec.spells.add(person=treat, state=p.state[treat], start_week=p.since[treat],
+                       weeks=self.week - p.since[treat], end=SPELL_OPEN)
         burden, p.family_burden = p.family_burden, final_burden
         try:
             metrics = run_metrics(self)
-            episodes = rec.episodes_frame()
+            episodes, spells = rec.episodes_frame(), rec.spells_frame()
         finally:
-            rec.episodes.n = saved
+            rec.episodes.n, rec.spells.n = saved, saved_spells
             p.family_burden = burden
         return RunResult(weekly=rec.weekly_frame(), events=rec.events_frame(),
-                         episodes=episodes, metrics=metrics)
+                         episodes=episodes, metrics=metrics, spells=spells)

@@ -127,6 +127,7 @@ class RelapseParams:
     hr_after_residential: float = MISSING
     hr_after_recovery: float = MISSING
     hr_after_remission: float = MISSING
+    hr_meth: float = MISSING  # methamphetamine users relative to opioid users
     hr_linked: float = MISSING
     hr_family_monitoring: float = MISSING
     hr_family_employment: float = MISSING

@@ -28,7 +28,7 @@ from .model import DiversionModel, RunResult
 from .params import Config
 
 log = logging.getLogger("diversion_sim")
-TABLES = ("metrics", "weekly", "episodes", "events")
+TABLES = ("metrics", "weekly", "episodes", "spells", "events")
 
 
 def config_hash(cfg: Config) -> str:
@@ -77,6 +77,8 @@ def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
     ids = {"scenario": cfg.scenario.name, "replicate": replicate}
     metrics = pd.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())})
     tables = {"metrics": metrics, "weekly": result.weekly, "episodes": result.episodes}
+    if result.spells is not None:
+        tables["spells"] = result.spells
     if cfg.output.events:
         tables["events"] = result.events
     if getattr(result, "weekly_burn_in", None) is not None:

@@ -1,7 +1,7 @@
 """Sweep tables: collect every run below a folder into tidy tables and summarise them.
 
 ``aggregate(root)`` writes ``runs.parquet`` (run x metric), ``weekly.parquet``,
-``episodes.parquet``, ``events.parquet`` (when runs kept events) and ``summary.csv`` (scenario x
+``episodes.parquet``, ``spells.parquet`` (treatment spells), ``events.parquet`` (when runs kept events) and ``summary.csv`` (scenario x
 metric: mean and 90% interval over replicates, and the paired difference against the reference
 scenario, replicate by replicate: common random numbers make that difference policy, not noise).
 It refuses, naming the files, to summarise a sweep with missing or corrupt runs unless
@@ -112,7 +112,7 @@ def aggregate(root: Path, expected: dict[str, int] | None = None,
                          "output.allow_incomplete=true to summarise the complete runs only.")
     runs = _read(good, "metrics")
     _atomic_parquet(runs, root / "runs.parquet")
-    for table in ("weekly", "episodes", "events", "weekly_burn_in"):
+    for table in ("weekly", "episodes", "spells", "events", "weekly_burn_in"):
         df = _read(good, table)
         if len(df):
             _atomic_parquet(df, root / f"{table}.parquet")

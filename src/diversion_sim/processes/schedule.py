@@ -66,18 +66,51 @@ def _death_rate(m: DiversionModel, st: np.ndarray, inject: np.ndarray) -> np.nda
 
 
 def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
-    """Relapse hazard ratio of each person: exit type, linkage, family, coordinator follow-up."""
+    """Relapse hazard ratio of each person: kind of exit, drug, linkage, family, coordinator
+    follow-up. The baseline (1) is an opioid user released from compulsory detention with no
+    linkage, family monitoring, employment help or follow-up. The calibration's cohorts call
+    this same function on people drawn by the population's own code
+    (:mod:`diversion_sim.cohorts`), so the running model reproduces what was fitted."""
     rp, sc, p = m.cfg.params.relapse, m.cfg.scenario, m.pop
     ex = p.exit_type[idx]
     hr = np.where(ex == X_RESIDENTIAL, rp.hr_after_residential,
                   np.where(ex == X_RECOVERY, rp.hr_after_recovery,
                            np.where(ex == X_REMISSION, rp.hr_after_remission, 1.0)))
+    hr = hr * np.where(p.drug[idx] == Drug.METH, rp.hr_meth, 1.0)
     hr = hr * np.where(p.linked[idx], rp.hr_linked, 1.0)
     hr *= np.where(p.family_monitoring[idx], rp.hr_family_monitoring, 1.0)
     hr *= np.where(p.family_employment[idx], rp.hr_family_employment, 1.0)
     hr *= np.where(p.family_supported[idx], sc.hr_family_support, 1.0)
     hr *= np.where(p.client_until[idx] > m.week, rp.hr_coordinator_followup, 1.0)
     return hr
+
+
+def death_wait(m: DiversionModel, idx: np.ndarray, st: np.ndarray) -> np.ndarray:
+    """Time to death of ``idx`` in states ``st``: the state's rate (on or off methadone, in a
+    centre), higher for people who inject, with the excess in weeks 1-4 after release
+    (Merrall 2010)."""
+    p, mp = m.pop, m.cfg.params.mortality
+    since = np.where(st == DETAINED, 1e9, (m.week - p.release_week[idx]).astype(float))
+    return hz.piecewise_exponential(
+        m.streams.exponential("death", idx, m.week), _death_rate(m, st, p.inject[idx]), since,
+        POST_RELEASE_BREAKS, np.array([mp.mult_post_release_w1_2, mp.mult_post_release_w3_4, 1.0]))
+
+
+def relapse_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float) -> np.ndarray:
+    """Time to relapse of abstinent people ``idx`` who have been abstinent ``elapsed`` weeks:
+    Weibull(shape_relapse, scale_relapse) under the proportional hazards of :func:`relapse_hr`."""
+    rp = m.cfg.params.relapse
+    return hz.weibull_residual(m.streams.exponential("relapse", idx, m.week), rp.shape_relapse,
+                               rp.scale_relapse, relapse_hr(m, idx), elapsed)
+
+
+def methadone_dropout_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float
+                           ) -> np.ndarray:
+    """Time to methadone dropout of ``idx``, on methadone for ``elapsed`` weeks (Weibull)."""
+    tp = m.cfg.params.treatment
+    return hz.weibull_residual(m.streams.exponential("methadone_dropout", idx, m.week),
+                               tp.shape_methadone_dropout, tp.scale_methadone_dropout, 1.0,
+                               elapsed)
 
 
 def _detect_wait(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
@@ -107,12 +140,8 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
     wait = np.full((N_ROWS, k), np.inf)
     kind = np.zeros((N_ROWS, k), np.int8)
     # row 0: death (post-release excess in weeks 1-4, Merrall 2010); row 1: moving away
-    since = np.where(st == DETAINED, 1e9, (m.week - p.release_week[idx]).astype(float))
-    mp = par.mortality
     draw = m.streams.exponential
-    wait[0] = hz.piecewise_exponential(
-        draw("death", idx, m.week), _death_rate(m, st, p.inject[idx]), since, POST_RELEASE_BREAKS,
-        np.array([mp.mult_post_release_w1_2, mp.mult_post_release_w3_4, 1.0]))
+    wait[0] = death_wait(m, idx, st)
     kind[0] = E_DEATH
     move = hz.exponential(draw("move", idx, m.week), par.movement.rate_move)
     wait[1] = np.where(COMMUNITY[st], move, np.inf)
@@ -138,9 +167,7 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
         kind[4, g] = E_REMISSION
     g = np.flatnonzero(st == ABSTINENT)
     if g.size:
-        rp = par.relapse
-        wait[2, g] = hz.weibull_residual(draw("relapse", idx[g], m.week), rp.shape_relapse,
-                                         rp.scale_relapse, relapse_hr(m, idx[g]), elapsed[g])
+        wait[2, g] = relapse_wait(m, idx[g], elapsed[g])
         kind[2, g] = E_RELAPSE
         wait[3, g] = (p.since[idx[g]] + par.register.dur_deregister - m.week).astype(float)
         kind[3, g] = E_DEREGISTER
@@ -151,10 +178,7 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
         kind[2, g] = E_LEAVE
     g = np.flatnonzero(st == METHADONE)
     if g.size:
-        tp = par.treatment
-        wait[2, g] = hz.weibull_residual(draw("methadone_dropout", idx[g], m.week),
-                                         tp.shape_methadone_dropout, tp.scale_methadone_dropout,
-                                         1.0, elapsed[g])
+        wait[2, g] = methadone_dropout_wait(m, idx[g], elapsed[g])
         kind[2, g] = E_DROPOUT
     g = np.flatnonzero((st == RECOVERY) | (st == RESIDENTIAL))
     if g.size:

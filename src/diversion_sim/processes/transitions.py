@@ -29,7 +29,12 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
         return
     p = m.pop
     p.family_burden[idx] += m.open_burden(idx)  # close the family's burden of the old spell
-    centres.move_occupancy(m, idx, p.state[idx], state)
+    old = p.state[idx]
+    ended = idx[(old >= State.METHADONE) & (old <= State.RESIDENTIAL) & (p.since[idx] >= 0)]
+    if ended.size:  # treatment spells started in the run's period (week >= 0) end here
+        m.metrics.spells.add(person=ended, state=p.state[ended], start_week=p.since[ended],
+                             weeks=m.week - p.since[ended], end=int(state))
+    centres.move_occupancy(m, idx, old, state)
     p.state[idx] = state
     p.since[idx] = m.week
     if state in (State.DEAD, State.MOVED, State.DETAINED):  # leaves the community
@@ -47,7 +52,8 @@ def close_episodes(m: DiversionModel, idx: np.ndarray, observed: bool) -> None:
     rec = has[p.exit_week[has] >= m.metrics.first_week]  # clocks started before the switch
     m.metrics.episodes.add(person=rec, exit_type=p.exit_type[rec],  # are not in the run's table
                            exit_week=p.exit_week[rec], weeks=m.week - p.exit_week[rec],
-                           observed=np.full(rec.size, observed), linked=p.linked[rec])
+                           observed=np.full(rec.size, observed), linked=p.linked[rec],
+                           drug=p.drug[rec])
     if observed:
         m.log(Event.RELAPSE, has, p.exit_type[has])
     p.exit_type[has] = Exit.NONE
