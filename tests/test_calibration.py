@@ -115,7 +115,8 @@ def test_pilot_replication_command(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     fit = pd.read_csv(tmp_path / "pilot_fit.csv")
     assert {"target", "observed", "simulated_mean", "q05", "q95", "inside"} <= set(fit.columns)
-    assert {"referred", "assessed", "methadone", "release_free_26w"} <= set(fit["target"])
+    assert {"referred", "assessed", "methadone", "release_relapse_free_26w",
+            "release_methadone_relapse_free_52w", "methadone_thai_nguyen_retained_156w"} <= set(fit["target"])
     assert (fit["q05"] <= fit["q95"]).all()
     for png in ("pilot_cascade.png", "relapse_curves.png"):
         assert (tmp_path / png).stat().st_size > 10_000

@@ -28,6 +28,7 @@ def _two_state(n=20000, weeks=120, seed=3):
         "params.movement.rate_move=0", "output.events=false", "params.register.rate_entry=0",
         "params.movement.rate_move_in=0",
         "params.register.rate_remission_opioid=0", "params.register.rate_remission_meth=0",
+        "params.treatment.rate_use_on_methadone=0", "params.treatment.hr_dropout_using=1.0",
         "burn_in_years=0")
     m = DiversionModel(cfg, 0)
     m.run()
@@ -59,7 +60,7 @@ def test_relapse_after_release_matches_weibull():
         "scenario=compulsory", "years=3", "population.n_people_by_district=[3000,1000]",
         "population.share_init_using=0.0", "population.share_init_abstinent=0.0",
         "population.share_init_methadone=0.0", "population.share_init_detained=1.0",
-        "population.p_family=0", "scenario.p_release_linkage=0",
+        "population.p_family=0", "scenario.p_release_linkage=0", "population.p_opioid=1.0",
         "scenario.dur_stay_repeat=[10,30]", "params.movement.rate_move=0",
         "params.mortality.rate_death_off_oat=0", "params.mortality.rate_death_detained=0",
         "params.police.rate_detect=0", "params.register.rate_entry=0",

@@ -90,7 +90,9 @@ def test_lever_that_affects_nobody_gives_identical_tables():
     base = DiversionModel(make_config("scenario=compulsory", "years=3"), 1).run()
     inert = DiversionModel(make_config(
         "scenario=compulsory", "years=3", "scenario.p_accept_voluntary=0.9",
-        "params.coordination.p_plan_ats=0.9", "params.coordination.p_refer_hiv=0.1"), 1).run()
+        "params.coordination.p_plan_ats=0.9", "params.coordination.p_refer_hiv=0.1",
+        "scenario.n_tests_refer=1", "scenario.dur_refer_after_release=100",
+        "population.p_engage_by_district=[0.1,0.2]"), 1).run()
     pd.testing.assert_frame_equal(base.weekly, inert.weekly)
     pd.testing.assert_frame_equal(base.events, inert.events)
     pd.testing.assert_frame_equal(base.episodes, inert.episodes)

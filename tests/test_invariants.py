@@ -47,8 +47,11 @@ def check_week(m: DiversionModel, prev_state: np.ndarray) -> None:
     # everyone alive has an event in the future; nobody is left overdue
     alive = (p.state != State.DEAD) & (p.state != State.MOVED)
     assert np.all(p.next_week[alive] > m.week), "an overdue event was not processed"
-    # a dossier is pending only for people using in the community
-    assert np.all(p.state[p.dossier] == State.USING)
+    # a dossier is pending only for people using in the community or on methadone (patients
+    # using heroin on treatment are tested too, issue 11)
+    assert np.all(np.isin(p.state[p.dossier], [State.USING, State.METHADONE]))
+    # use on treatment only on methadone
+    assert not np.any(p.mmt_using & (p.state != State.METHADONE))
     # detained people are flagged as detained
     assert np.all(p.services[p.state == State.DETAINED] & np.uint16(Service.DETAINED))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 pytest.importorskip("SALib")
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +25,12 @@ def test_morris_command(tmp_path):
     r = _run(tmp_path, "outputs=[cum_admissions,share_methadone]")
     assert r.returncode == 0, r.stderr[-3000:]
     t = pd.read_csv(tmp_path / "morris.csv").set_index(["output", "parameter"])
-    assert len(t) == 2 * 10
+    k = len(yaml.safe_load((ROOT / "configs" / "sensitivity" / "morris.yaml").read_text())["bounds"])
+    assert len(t) == 2 * k
     # the control cannot act on these outputs: exactly zero on common random numbers
     assert (t.xs("params.family.rel_burden_detained", level="parameter")["mu_star"] == 0).all()
     assert t.loc[("share_methadone", "params.coordination.p_plan_methadone"), "mu_star"] > 0.01
-    assert len(pd.read_csv(tmp_path / "morris_samples.csv")) == 2 * 11
+    assert len(pd.read_csv(tmp_path / "morris_samples.csv")) == 2 * (k + 1)
     assert (tmp_path / "morris.png").stat().st_size > 10_000
 
 

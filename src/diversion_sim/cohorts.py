@@ -26,18 +26,22 @@ import copy
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from . import hazards as hz
 from .params import Config
 from .population import Population, draw_attributes
-from .processes.schedule import death_wait, methadone_dropout_wait, relapse_wait
-from .states import Drug, Exit, State
+from .processes.schedule import (death_wait, methadone_dropout_wait, methadone_use_wait,
+                                 relapse_wait)
+from .states import NEVER, Drug, Event, Exit, State
 from .streams import Streams
 
-EXITS = {"release": Exit.RELEASE, "residential": Exit.RESIDENTIAL, "recovery": Exit.RECOVERY,
-         "remission": Exit.REMISSION}
+EXITS = {"release": Exit.RELEASE, "release_methadone": Exit.RELEASE_METHADONE,
+         "residential": Exit.RESIDENTIAL, "recovery": Exit.RECOVERY, "remission": Exit.REMISSION}
 DRUGS = {"opioid": Drug.OPIOID, "meth": Drug.METH}
-MEASURES = ("relapse_free", "retained")
+MEASURES = ("relapse_free", "retained", "using_on_treatment")
 LEAVE = ("dropout", "death")
+E_DROPOUT, E_DEATH = int(Event.DROPOUT), int(Event.DEATH)
 
 
 class CohortModel:
@@ -77,7 +81,7 @@ def validate(name: str, spec: dict[str, Any]) -> None:
         raise ConfigError(f"config key '{where}' needs 'exit' in {sorted(EXITS)} and 'drug' in "
                           f"{sorted(DRUGS)} (has exit={spec.get('exit')!r}, "
                           f"drug={spec.get('drug')!r}).")
-    if spec["measure"] == "retained" and not set(spec.get("leave", [])) <= set(LEAVE):
+    if spec["measure"] != "relapse_free" and not set(spec.get("leave", [])) <= set(LEAVE):
         raise ConfigError(f"config key '{where}.leave' = {spec.get('leave')!r} is not allowed: "
                           f"a subset of {list(LEAVE)}.")
     vals = observed_values(spec)
@@ -86,27 +90,75 @@ def validate(name: str, spec: dict[str, Any]) -> None:
                           f"(has weeks={spec.get('weeks')!r}, values={vals}).")
 
 
+def methadone_course(cfg: Config, spec: dict[str, Any], n: int, seed: int
+                     ) -> tuple[np.ndarray, dict[int, float]]:
+    """``n`` patients starting methadone at week 0 (not using), followed week by week to the
+    last of ``spec['weeks']`` with the schedule's own samplers: heroin use on treatment starts
+    and stops, dropout (more likely while using), and death when ``leave`` lists it. Returns
+    the week each left (``inf``: still on methadone) and, at each week in ``weeks``, the share
+    of the patients still on methadone who are using."""
+    m = CohortModel(cfg, n, seed, "opioid")
+    p = m.pop
+    p.state[:] = State.METHADONE
+    p.since[:] = 0
+    leave = set(spec.get("leave", ["dropout"]))
+    weeks = sorted(int(w) for w in spec["weeks"])
+    nxt = np.full(n, NEVER, np.int64)
+    kind = np.zeros(n, np.int8)
+    left = np.full(n, np.inf)
+    on = np.ones(n, bool)
+
+    def draw(idx: np.ndarray) -> None:
+        waits = [methadone_dropout_wait(m, idx, (m.week - p.since[idx]).astype(float))]
+        kinds = [np.full(idx.size, E_DROPOUT, np.int8)]
+        w, k = methadone_use_wait(m, idx)
+        waits.append(w)
+        kinds.append(k)
+        if "death" in leave:
+            waits.append(death_wait(m, idx, p.state[idx].astype(np.intp)))
+            kinds.append(np.full(idx.size, E_DEATH, np.int8))
+        wait, kk = np.vstack(waits), np.vstack(kinds)
+        j = np.argmin(wait, axis=0)
+        best = wait[j, np.arange(idx.size)]
+        nxt[idx] = np.where(np.isfinite(best), hz.to_week(m.week, best, NEVER), NEVER)
+        kind[idx] = kk[j, np.arange(idx.size)]
+
+    m.week = 0
+    draw(np.arange(n))
+    prevalence: dict[int, float] = {}
+    for week in range(1, weeks[-1] + 1):
+        m.week = week
+        due = np.flatnonzero(on & (nxt == week))
+        if due.size:
+            out = due[(kind[due] == E_DROPOUT) | (kind[due] == E_DEATH)]
+            on[out] = False
+            left[out] = week
+            toggle = np.setdiff1d(due, out, assume_unique=True)
+            p.mmt_using[toggle] = ~p.mmt_using[toggle]
+            draw(toggle)
+        if week in weeks:
+            prevalence[week] = float(np.mean(p.mmt_using[on])) if on.any() else float("nan")
+    return left, prevalence
+
+
 def event_times(cfg: Config, spec: dict[str, Any], n: int, seed: int) -> np.ndarray:
     """Weeks to the cohort's event (relapse; leaving methadone) for ``n`` people drawn and
     scheduled by the running model's own code."""
     measure = spec["measure"]
+    if measure != "relapse_free":
+        return methadone_course(cfg, spec, n, seed)[0]
     m = CohortModel(cfg, n, seed, spec.get("drug", "opioid"))
     p, idx = m.pop, np.arange(n)
-    if measure == "relapse_free":
-        p.state[:] = State.ABSTINENT
-        p.exit_type[:] = EXITS[spec["exit"]]
-        p.linked[:] = bool(spec.get("linked", False))
-        p.client_until[:] = 1 if spec.get("followup", False) else 0  # > week 0: a client
-        return relapse_wait(m, idx, 0.0)
-    p.state[:] = State.METHADONE
-    p.release_week[:] = -10**6  # long past: no excess mortality after a release
-    leave = set(spec.get("leave", LEAVE))
-    t = np.full(n, np.inf)
-    if "dropout" in leave:
-        t = np.minimum(t, methadone_dropout_wait(m, idx, 0.0))
-    if "death" in leave:
-        t = np.minimum(t, death_wait(m, idx, p.state[idx].astype(np.intp)))
-    return t
+    p.exit_type[:] = EXITS[spec["exit"]]
+    p.linked[:] = bool(spec.get("linked", spec["exit"] == "release_methadone"))
+    p.client_until[:] = 1 if spec.get("followup", False) else 0  # > week 0: a client
+    if spec["exit"] == "release_methadone":  # on methadone from release: relapse is the first
+        p.state[:] = State.METHADONE  # heroin use on treatment or dropout (Wegman 2017)
+        p.since[:] = 0
+        use, _ = methadone_use_wait(m, idx)
+        return np.minimum(use, methadone_dropout_wait(m, idx, 0.0))
+    p.state[:] = State.ABSTINENT
+    return relapse_wait(m, idx, 0.0)
 
 
 def statistic_names(name: str, spec: dict[str, Any]) -> list[str]:
@@ -121,7 +173,86 @@ def cohort_statistics(cfg: Config, rng: np.random.Generator, cohorts: dict[str, 
     for name, spec in cohorts.items():
         validate(name, spec)
         seed = int(rng.integers(2**62))
+        if spec["measure"] == "using_on_treatment":
+            _, prev = methadone_course(cfg, spec, int(spec["n"]), seed)
+            for key, w in zip(statistic_names(name, spec), spec["weeks"]):
+                out[key] = prev[int(w)]
+            continue
         t = event_times(cfg, spec, int(spec["n"]), seed)
         for key, w in zip(statistic_names(name, spec), spec["weeks"]):
             out[key] = float(np.mean(t > w))
+    return out
+
+
+# ----------------------------------------------------------------------------- running model
+# The same cohorts measured on the running model's own tables (pilot replication, tests): the
+# people are whoever the model releases, discharges or starts on methadone, with every hazard
+# ratio of the run (linkage, family, follow-up, police, capacity) applied.
+SPELL_LEAVE = {"dropout": "using", "death": "dead", "arrest": "detained"}
+
+
+def episode_survival(episodes: pd.DataFrame, spec: dict[str, Any], weeks) -> np.ndarray:
+    """Kaplan-Meier relapse-free share at ``weeks`` of the run's episodes of the cohort's kind of
+    exit and drug (censored at death, moving, deregistration and the end of the run)."""
+    from .metrics import kaplan_meier
+
+    ep = episodes[(episodes["exit_type"].astype(str) == spec["exit"])
+                  & (episodes["drug"].astype(str) == spec.get("drug", "opioid"))]
+    return kaplan_meier(ep["weeks"].to_numpy(float), ep["observed"].to_numpy(bool),
+                        [float(w) for w in weeks])[0]
+
+
+def spell_retention(spells: pd.DataFrame, leave, weeks) -> np.ndarray:
+    """Kaplan-Meier share still on methadone at ``weeks`` after starting, leaving by the kinds in
+    ``leave`` (dropout, death, arrest); other ends (moving away, still on it) censor."""
+    from .metrics import retention
+
+    return retention(spells, [float(w) for w in weeks], "methadone",
+                     tuple(SPELL_LEAVE[k] for k in leave))
+
+
+def share_arrested(spells: pd.DataFrame, week: float) -> float:
+    """Of the methadone spells that ended by dropout, death or arrest within ``week`` weeks, the
+    share that ended in detention (Khue 2017: 24% of those who left had been arrested)."""
+    sp = spells[spells["state"].astype(str) == "methadone"]
+    end = sp["end"].astype(str)
+    left = sp[end.isin(list(SPELL_LEAVE.values())) & (sp["weeks"] <= week)]
+    return float(np.mean(left["end"].astype(str) == "detained")) if len(left) else float("nan")
+
+
+def using_at(spells: pd.DataFrame, events: pd.DataFrame, week: int) -> float:
+    """Share using heroin ``week`` weeks after starting methadone, among the spells still on
+    methadone then (Hoang 2015's measure), from the spells and the use-on-treatment events."""
+    sp = spells[(spells["state"].astype(str) == "methadone") & (spells["weeks"] >= week)]
+    sp = sp[(sp["end"].astype(str) == "open") | (sp["weeks"] > week)]
+    if sp.empty:
+        return float("nan")
+    kinds = events["kind"].astype(str)
+    ev = events[kinds.isin(["use_on_methadone", "stop_use_on_methadone"])]
+    at = pd.DataFrame({"person": sp["person"].to_numpy(), "start": sp["start_week"].to_numpy(),
+                       "week": (sp["start_week"] + week).to_numpy()}).sort_values("week")
+    e = pd.DataFrame({"person": ev["person"].to_numpy(), "week": ev["week"].to_numpy().astype(int),
+                      "using": (ev["kind"].astype(str) == "use_on_methadone").to_numpy(),
+                      "ev_week": ev["week"].to_numpy().astype(int)}).sort_values("week")
+    at["week"] = at["week"].astype(int)
+    j = pd.merge_asof(at, e, on="week", by="person", direction="backward")
+    using = j["using"].fillna(False).astype(bool) & (j["ev_week"] >= j["start"])
+    return float(using.mean())
+
+
+def running_statistics(tables: dict[str, Any], cohorts: dict[str, Any]) -> dict[str, float]:
+    """Every cohort statistic measured on model runs: ``tables`` maps a scenario name to that
+    run's ``episodes``, ``spells`` and ``events`` frames (a :class:`~diversion_sim.model.
+    RunResult`); each cohort is measured on the run of its ``scenario``."""
+    out: dict[str, float] = {}
+    for name, spec in cohorts.items():
+        r = tables[spec.get("scenario", "compulsory")]
+        keys = statistic_names(name, spec)
+        if spec["measure"] == "relapse_free":
+            vals = episode_survival(r.episodes, spec, spec["weeks"])
+        elif spec["measure"] == "retained":
+            vals = spell_retention(r.spells, spec.get("leave", ["dropout"]), spec["weeks"])
+        else:
+            vals = [using_at(r.spells, r.events, int(w)) for w in spec["weeks"]]
+        out.update({k: float(v) for k, v in zip(keys, vals)})
     return out

@@ -70,6 +70,8 @@ RESULTS = [
     Result("releases", "Releases from compulsory centres", "people"),
     Result("relapse_26w_release", "Relapsed within 26 weeks of release (KM)", "share"),
     Result("relapse_52w_release", "Relapsed within 52 weeks of release (KM)", "share"),
+    Result("relapse_26w_release_methadone", "Relapsed within 26 weeks of release onto methadone (KM)", "share"),
+    Result("relapse_52w_release_methadone", "Relapsed within 52 weeks of release onto methadone (KM)", "share"),
     Result("median_weeks_to_relapse_release", "Median weeks from release to relapse (KM)", "weeks"),
     Result("relapse_26w_residential", "Relapsed within 26 weeks of voluntary residential (KM)", "share"),
     Result("relapse_52w_residential", "Relapsed within 52 weeks of voluntary residential (KM)", "share"),
@@ -85,7 +87,8 @@ RESULTS = [
     Result("share_residential", "Ever in voluntary residential treatment", "share"),
     Result("share_ats", "Ever in community ATS treatment", "share"),
     Result("share_detained", "Ever detained during the run", "share"),
-    Result("drug_free_weeks_per_person", "Drug-free weeks in the community per person", "weeks"),
+    Result("drug_free_weeks_per_person", "Weeks not using drugs outside compulsory centres, per person", "weeks"),
+    Result("share_weeks_using_on_methadone", "Share of methadone weeks with heroin use", "share"),
     Result("detained_weeks_per_person", "Weeks detained per person", "weeks"),
     Result("deaths", "Deaths", "people"),
     Result("moved", "Moved away", "people"),
@@ -118,6 +121,7 @@ class Recorder:
         self.states = np.zeros((n_weeks + 1, N_STATES), np.int32)
         self.flows = np.zeros((n_weeks + 1, N_EVENTS), np.int32)
         self.extra = np.zeros((n_weeks + 1, 3), np.float64)  # caseload, at-capacity wards, queue
+        self.mmt_using = np.zeros(n_weeks + 1, np.int32)  # on methadone and using heroin
         self.keep_events = keep_events
         self.events = ColumnLog({"week": "i2", "person": "i4", "kind": "i1", "info": "i1"})
         self.episodes = ColumnLog({"person": "i4", "exit_type": "i1", "exit_week": "i4",
@@ -142,6 +146,7 @@ class Recorder:
         df["caseload"] = self.extra[:, 0]
         df["wards_at_capacity"] = self.extra[:, 1]
         df["queue"] = self.extra[:, 2]
+        df["using_on_methadone"] = self.mmt_using
         df.insert(0, "week", np.arange(len(df), dtype=np.int32))
         return df
 
@@ -221,8 +226,8 @@ def run_metrics(model) -> dict[str, float]:
     }
     ep = rec.episodes
     ex, dur, obs = ep.column("exit_type"), ep.column("weeks"), ep.column("observed")
-    for name, code in (("release", Exit.RELEASE), ("residential", Exit.RESIDENTIAL),
-                       ("recovery", Exit.RECOVERY)):
+    for name, code in (("release", Exit.RELEASE), ("release_methadone", Exit.RELEASE_METHADONE),
+                       ("residential", Exit.RESIDENTIAL), ("recovery", Exit.RECOVERY)):
         sel = ex == code
         surv, med = kaplan_meier(dur[sel], obs[sel], [26.0, 52.0])
         out[f"relapse_26w_{name}"] = float(1 - surv[0])
@@ -238,8 +243,13 @@ def run_metrics(model) -> dict[str, float]:
                        ("residential", Service.RESIDENTIAL), ("ats", Service.ATS),
                        ("detained", Service.DETAINED)):
         out[f"share_{name}"] = float(np.count_nonzero(p.services & np.uint16(flag)) / n)
-    free = s[:, [State.ABSTINENT, State.METHADONE, State.RECOVERY, State.RESIDENTIAL]].sum()
+    # weeks not using, whatever the state, outside compulsory centres (forced abstinence is
+    # counted apart, as detained_weeks_per_person): use on methadone is not drug-free
+    mmt_using = rec.mmt_using[1:].sum()
+    free = s[:, [State.ABSTINENT, State.METHADONE, State.RECOVERY, State.RESIDENTIAL]].sum() - mmt_using
     out["drug_free_weeks_per_person"] = float(free / n)
+    mmt = s[:, State.METHADONE].sum()
+    out["share_weeks_using_on_methadone"] = float(mmt_using / mmt) if mmt else float("nan")
     out["detained_weeks_per_person"] = float(s[:, State.DETAINED].sum() / n)
     out["deaths"] = float(flows[Event.DEATH])
     out["moved"] = float(flows[Event.MOVE])

@@ -41,6 +41,8 @@ PHASES = (
     (Event.DEREGISTER, register.on_deregister),  # leaves the register before anything else
     (Event.SCREEN_ONLY, events.on_screen_only),  # queue leavers before the coordinator works
     (Event.START_METHADONE, events.on_seek_methadone),
+    (Event.USE_ON_METHADONE, events.on_use_on_methadone),  # before police test this week
+    (Event.STOP_USE_ON_METHADONE, events.on_stop_use_on_methadone),
     (Event.ADMIT, events.on_admit),  # dossiers compiled in earlier weeks
     (Event.REMISSION, register.on_remission),  # stopped on their own before police test them
     (Event.DETECT, policing.on_detect),  # police: this week's positive tests
@@ -339,6 +341,7 @@ class DiversionModel(mesa.Model):
         rec = self.metrics
         w = self.week - rec.first_week
         rec.states[w] = np.bincount(self.pop.state, minlength=len(State))
+        rec.mmt_using[w] = np.count_nonzero(self.pop.mmt_using)
         if self.cfg.scenario.regime == "diversion":
             case = coordination.caseload(self)
             cap = np.floor(self.wards.n_coordinators * self.cfg.params.coordination.n_caseload_max)

@@ -71,6 +71,7 @@ class PopulationParams:
     share_init_methadone: float = MISSING
     share_init_detained: float = MISSING
     dur_since_release_init: float = MISSING  # weeks: last release of the ever-detained at the start
+    p_engage_by_district: list[float] = MISSING  # referred clients who engage with the coordinator
     moves: str = MISSING  # "out_in": moves leave the population, others move in;
     # "between_wards": the population is closed to migration, a move changes the ward
     agents: str = MISSING  # "eager": all Person and Family agents at start; "persons": all Person
@@ -86,6 +87,7 @@ class PoliceParams:
     n_tests_dossier: int = MISSING
     p_dossier: float = MISSING  # threshold reached -> dossier compiled and approved
     hr_detect_supervised: float = MISSING
+    hr_detect_methadone: float = MISSING  # detection of patients using on methadone (clinic testing)
     dur_dossier: float = MISSING
     dur_dossier_wait_max: float = MISSING  # weeks a dossier waits for a bed before it lapses
 
@@ -112,6 +114,9 @@ class TreatmentParams:
     shape_methadone_dropout: float = MISSING
     scale_methadone_dropout: float = MISSING
     rate_seek_methadone: float = MISSING
+    rate_use_on_methadone: float = MISSING  # per week: a patient not using starts using heroin
+    rate_stop_use_on_methadone: float = MISSING  # per week: a patient using on treatment stops
+    hr_dropout_using: float = MISSING  # methadone dropout hazard ratio while using on treatment
     dur_residential: float = MISSING
     rate_residential_leave: float = MISSING
     share_residential_copay: float = MISSING
@@ -142,6 +147,10 @@ class MortalityParams:
     hr_inject: float = MISSING
     mult_post_release_w1_2: float = MISSING
     mult_post_release_w3_4: float = MISSING
+    mult_after_detox_w1_2: float = MISSING  # after completed residential treatment or detox
+    mult_after_detox_w3_4: float = MISSING
+    mult_after_methadone_w1_2: float = MISSING  # after leaving methadone
+    mult_after_methadone_w3_4: float = MISSING
 
 
 @dataclass
@@ -202,7 +211,9 @@ class ScenarioParams:
     voluntary_only: bool = MISSING  # centres admit only voluntarily (seed 003)
     n_coordinators_per_ward: float = MISSING
     rel_assess_capacity: float = MISSING  # counsellors/coaches multiply assessment capacity
-    p_assess_complete: float = MISSING  # screened clients who get a full assessment + plan
+    p_assess_complete: float = MISSING  # engaged clients who get a full assessment + plan
+    n_tests_refer: int = MISSING  # diversion: police refer at this positive test in the window
+    dur_refer_after_release: float = MISSING  # ... or at any positive test this soon after release
     p_release_linkage: float = MISSING  # released people linked to community services
     ats_treatment: bool = MISSING  # community treatment for methamphetamine users
     hr_family_support: float = MISSING  # relapse hazard ratio with family support services
@@ -346,6 +357,9 @@ def validate(cfg: Config) -> Config:
     if sum(pop.n_people_by_district) < 1:
         _fail("population.n_people_by_district", pop.n_people_by_district,
               "the population must hold at least one person")
+    if len(pop.p_engage_by_district) != k:
+        _fail("population.p_engage_by_district", pop.p_engage_by_district,
+              f"one share per district in population.district_names ({k})")
     for i, nw in enumerate(pop.n_wards_by_district):
         if nw < 1:
             _fail(f"population.n_wards_by_district[{i}]", nw, "every district needs >= 1 ward")

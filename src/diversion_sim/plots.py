@@ -64,48 +64,59 @@ def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
     return finish(fig, path, dpi=130)
 
 
-def relapse_curves(draws: pd.DataFrame, targets: dict[str, Any], path: Path) -> Path:
-    """Relapse-free survival after release / voluntary treatment and methadone retention:
-    the model's curves (posterior median and 90% band) against the published points."""
+def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) -> Path:
+    """Relapse-free survival by kind of exit and methadone retention, measured on the running
+    model's tables (Kaplan-Meier per posterior-predictive simulation: median and 90% band),
+    against every published point fitted or checked."""
+    from .cohorts import observed_values
+
     plt, sns = setup()
-    t = np.linspace(0, 160, 321)
-
-    def band(shape, scale, hr):
-        s = np.exp(-hr[:, None] * (t[None, :] / scale[:, None]) ** shape[:, None])
-        return np.quantile(s, [0.05, 0.5, 0.95], axis=0)
-
-    sh = draws["params.relapse.shape_relapse"].to_numpy()
-    sc = draws["params.relapse.scale_relapse"].to_numpy()
-    hr_v = draws["params.relapse.hr_after_residential"].to_numpy()
-    msh = draws["params.treatment.shape_methadone_dropout"].to_numpy()
-    msc = draws["params.treatment.scale_methadone_dropout"].to_numpy()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     pal = sns.color_palette()
+    co, checks = targets["cohorts"], targets.get("checks", {})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+
+    def band(ax, name, color, label):
+        d = curves[curves["curve"] == name]
+        if d.empty:
+            return
+        wide = d.pivot(index="sim", columns="week", values="value")
+        _band(ax, wide.columns.to_numpy(float), wide.to_numpy(float), color, label)
+
+    def points(ax, name, color, label, n=None):
+        spec = co[name]
+        p = np.asarray(observed_values(spec))
+        n = n or spec["n"]
+        ax.errorbar(spec["weeks"], p, yerr=1.96 * np.sqrt(p * (1 - p) / n), fmt="o", color=color,
+                    mfc="white", capsize=3, label=f"{label} (n={n:,})")
+
     ax = axes[0]
-    for (name, label, hr, col) in (("release", "after compulsory detention", np.ones_like(sh), pal[3]),
-                                   ("voluntary", "after voluntary treatment", hr_v, pal[2])):
-        lo, med, hi = band(sh, sc, hr)
-        ax.fill_between(t, lo, hi, color=col, alpha=0.25)
-        ax.plot(t, med, color=col, label=f"model, {label}")
-        published_points(ax, targets["cohorts"][name], col, "Wegman et al. 2017")
-    ax.set_xlim(0, 60)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("weeks since leaving the centre")
-    ax.set_ylabel("share still drug-free")
-    ax.set_title("Relapse-free survival")
-    ax.legend(fontsize=8)
+    band(ax, "release", pal[3], "model: released from compulsory detention")
+    band(ax, "release_methadone", pal[0], "model: released onto methadone")
+    band(ax, "release_residential_opioid", pal[2], "model: completed voluntary residential")
+    band(ax, "recovery_opioid", pal[4], "model: completed recovery support")
+    points(ax, "release", pal[3], "Wegman 2017, compulsory centres")
+    points(ax, "release_methadone", pal[0], "Wegman 2017, voluntary centres with methadone")
+    ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since the exit",
+           ylabel="share not yet relapsed (Kaplan-Meier)", title="Opioid users: relapse by kind of exit")
+    ax.legend(fontsize=7, loc="upper right")
     ax = axes[1]
-    lo, med, hi = band(msh, msc, np.ones_like(msh))
-    ax.fill_between(t, 1 - hi, 1 - lo, color=pal[0], alpha=0.25)
-    ax.plot(t, 1 - med, color=pal[0], label="model, 90% band")
-    published_points(ax, targets["cohorts"]["methadone"], pal[0], "Khue et al. 2017")
-    ax.set_xlim(0, 160)
-    ax.set_ylim(0, 0.5)
-    ax.set_xlabel("weeks since starting methadone")
-    ax.set_ylabel("share dropped out")
-    ax.set_title("Methadone dropout")
-    ax.legend(fontsize=8)
-    fig.suptitle("Calibrated relapse and retention against the published reports", y=1.0)
+    band(ax, "meth_treatment", pal[1], "model: completed recovery support (ATS)")
+    points(ax, "meth_treatment", pal[1], "Brecht & Herbeck 2014")
+    ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since the exit",
+           ylabel="share not yet relapsed (Kaplan-Meier)", title="Methamphetamine users")
+    ax.legend(fontsize=7, loc="upper right")
+    ax = axes[2]
+    band(ax, "methadone_thai_nguyen", pal[0], "model: dropout only")
+    band(ax, "methadone_any_leave", pal[7], "model: dropout, death or arrest")
+    points(ax, "methadone_thai_nguyen", pal[0], "Thai Nguyen 2018 (dropout)")
+    if "methadone_left_156w_haiphong" in checks:
+        ax.plot([156], [1 - checks["methadone_left_156w_haiphong"]], "s", color=pal[7], mfc="white",
+                label="Khue 2017, any leaving (n=1,055; check)")
+    ax.set(xlim=(0, 208), ylim=(0, 1), xlabel="weeks since starting methadone",
+           ylabel="share still on methadone (Kaplan-Meier)", title="Methadone retention")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("The running model's relapse and retention (pilot districts, 5 years after the "
+                 "switch) against the published reports", y=1.0)
     return finish(fig, path, dpi=130)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .params import Config
-from .states import NEVER, Drug, Exit, Service, State
+from .states import NEVER, Drug, Exit, Service, State, Tolerance
 
 FAR_PAST = -(10**6)  # "never released": far enough back that no post-release effect applies
 
@@ -42,6 +42,9 @@ COLUMNS: dict[str, tuple[str, int | float | bool]] = {
     "treat_end": ("i4", NEVER),  # fixed end of a stay/episode
     "n_detentions": ("i2", 0),  # ever, including before the run
     "release_week": ("i4", FAR_PAST),
+    "tolerance_week": ("i4", FAR_PAST),  # week of the last exit that lowered opioid tolerance
+    "tolerance_kind": ("i1", 0),  # its kind (states.Tolerance): the overdose excess after it
+    "mmt_using": ("?", False),  # on methadone and using heroin (use on treatment)
     "pos_tests": ("i1", 0),  # positive tests in the open window
     "window_start": ("i4", FAR_PAST),
     "dossier": ("?", False),  # admission pending (dossier compiled)
@@ -174,6 +177,8 @@ def draw_history(m, rows: np.ndarray, since_release_max: int) -> None:
     p.n_detentions[rows] = np.where(ever, 1 + extra, 0)
     since = 1 + np.floor(u[2] * since_release_max).astype(np.int32)
     p.release_week[rows] = np.where(ever, m.week - since, FAR_PAST)
+    p.tolerance_week[rows] = p.release_week[rows]
+    p.tolerance_kind[rows] = np.where(ever, Tolerance.RELEASE, Tolerance.NONE)
 
 
 def create_population(m, n_by_district: list[int], rng: np.random.Generator
@@ -206,6 +211,8 @@ def create_population(m, n_by_district: list[int], rng: np.random.Generator
     det = s == State.DETAINED
     p.n_detentions[det] = np.maximum(p.n_detentions[det], 1)
     p.release_week[det] = FAR_PAST
+    p.tolerance_week[det] = FAR_PAST
+    p.tolerance_kind[det] = Tolerance.NONE
     p.services[det] |= np.uint16(Service.DETAINED)
     p.exit_type[:] = Exit.NONE
     return p, wards

@@ -57,6 +57,8 @@ class Event(IntEnum):
     DOSSIER_DECLINED = 22  # test threshold reached, no dossier (police discretion, committee)
     DOSSIER_LAPSED = 23  # dossier lapsed: no bed within the maximum wait
     MOVE_WARD = 24  # moved to another ward within the population (national scale)
+    USE_ON_METHADONE = 25  # started using heroin again while staying on methadone
+    STOP_USE_ON_METHADONE = 26  # stopped using heroin, still on methadone
 
 
 N_EVENTS = len(Event)
@@ -70,6 +72,17 @@ class Exit(IntEnum):
     RESIDENTIAL = 2  # completed voluntary residential treatment
     RECOVERY = 3  # completed a recovery support episode
     REMISSION = 4  # stopped using on their own
+    RELEASE_METHADONE = 5  # released from compulsory detention straight onto methadone (linked)
+
+
+class Tolerance(IntEnum):
+    """The last exit that lowered opioid tolerance: it sets the excess overdose risk of the
+    following weeks (``params.mortality.mult_after_*``)."""
+
+    NONE = 0
+    RELEASE = 1  # release from compulsory detention (Merrall et al. 2010)
+    DETOX = 2  # completed voluntary residential treatment or recovery support (Strang et al. 2003)
+    METHADONE = 3  # left methadone (Cornish et al. 2010)
 
 
 class Service(IntFlag):

@@ -51,7 +51,11 @@ def step(m: DiversionModel) -> None:
     served = m.order(queue[grouped_rank(w, p.referral_week[queue], queue) < cap[w]])
     if served.size == 0:
         return
-    complete = m.streams.uniform("assess_complete", served, m.week) < sc.p_assess_complete
+    # a client engages (or not: suspicion of coordinators, seed 004; by district) and an engaged
+    # client is fully assessed with p_assess_complete
+    engage = np.asarray(m.cfg.population.p_engage_by_district)[m.wards.district[p.ward[served]]]
+    complete = (m.streams.uniform("assess_complete", served, m.week)
+                < sc.p_assess_complete * engage)
     m.log(Event.SCREEN_ONLY, served[~complete])
     enter(m, served[~complete], State.USING)
     assess(m, served[complete])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import Drug
+from ..states import Drug, Tolerance
 from ..states import EventCode as Event
 from ..states import ExitCode as Exit
 from ..states import ServiceCode as Service
@@ -54,6 +54,8 @@ def on_release(m: DiversionModel, idx: np.ndarray) -> None:
     p, sc, cp = m.pop, m.cfg.scenario, m.cfg.params.coordination
     m.log(Event.RELEASE, idx)
     p.release_week[idx] = m.week
+    p.tolerance_week[idx] = m.week
+    p.tolerance_kind[idx] = Tolerance.RELEASE
     p.pos_tests[idx] = 0
     p.dossier[idx] = False
     start_exit(m, idx, Exit.RELEASE)
@@ -68,6 +70,9 @@ def on_release(m: DiversionModel, idx: np.ndarray) -> None:
     to_rec = np.setdiff1d(linked, to_mmt, assume_unique=True)
     rest = np.setdiff1d(idx, np.concatenate([to_mmt, to_rec]), assume_unique=True)
     left = start_treatment(m, to_mmt, State.METHADONE)
+    # released straight onto methadone: its own kind of exit (Wegman 2017's voluntary arm);
+    # the relapse clock ends with heroin use on treatment or dropout
+    p.exit_type[np.setdiff1d(to_mmt, left, assume_unique=True)] = Exit.RELEASE_METHADONE
     left = np.concatenate([left, start_treatment(m, to_rec, State.RECOVERY)])
     enter(m, np.concatenate([rest, left]), State.ABSTINENT)
 
@@ -79,14 +84,36 @@ def on_complete(m: DiversionModel, idx: np.ndarray) -> None:
     rec = idx[p.state[idx] == State.RECOVERY]
     start_exit(m, res, Exit.RESIDENTIAL)
     start_exit(m, rec, Exit.RECOVERY)
+    p.tolerance_week[idx] = m.week  # detox completed: tolerance lost (Strang 2003)
+    p.tolerance_kind[idx] = Tolerance.DETOX
     enter(m, idx, State.ABSTINENT)
 
 
 def on_dropout(m: DiversionModel, idx: np.ndarray) -> None:
-    """Leaving treatment early means using again: a relapse if a relapse clock runs."""
-    m.log(Event.DROPOUT, idx, m.pop.state[idx])
+    """Leaving treatment early means using again: a relapse if a relapse clock runs. Leaving
+    methadone starts the weeks of excess overdose risk (Cornish 2010)."""
+    p = m.pop
+    m.log(Event.DROPOUT, idx, p.state[idx])
     close_episodes(m, idx, observed=True)
+    mmt = idx[p.state[idx] == State.METHADONE]
+    p.tolerance_week[mmt] = m.week
+    p.tolerance_kind[mmt] = Tolerance.METHADONE
     enter(m, idx, State.USING)
+
+
+def on_use_on_methadone(m: DiversionModel, idx: np.ndarray) -> None:
+    """A methadone patient uses heroin again while staying on treatment (Hoang 2015): a relapse
+    if a relapse clock runs (released onto methadone); police may now test positive."""
+    m.log(Event.USE_ON_METHADONE, idx)
+    close_episodes(m, idx, observed=True)
+    m.pop.mmt_using[idx] = True
+    mark(m, idx)
+
+
+def on_stop_use_on_methadone(m: DiversionModel, idx: np.ndarray) -> None:
+    m.log(Event.STOP_USE_ON_METHADONE, idx)
+    m.pop.mmt_using[idx] = False
+    mark(m, idx)
 
 
 def on_relapse(m: DiversionModel, idx: np.ndarray) -> None:

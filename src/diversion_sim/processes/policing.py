@@ -5,7 +5,9 @@ window makes a person liable to a dossier; police compile one, and the district 
 Committee approves it, with probability ``p_dossier`` (always when the family insists); otherwise
 the count starts again (``dossier_declined``). Admission follows after ``dur_dossier`` weeks if
 a bed is free; a dossier that finds no bed within ``dur_dossier_wait_max`` lapses.
-Diversion (the Hanoi pilot; seed 004): police refer the person to the ward coordinator instead.
+Diversion (the Hanoi pilot; seed 004): police refer the person to the ward coordinator instead, at
+the positive test where a dossier would be compiled (``scenario.n_tests_refer``) or at any positive
+test soon after release (``scenario.dur_refer_after_release``): the pilot's two target groups.
 Compulsory admission remains for people with no fixed address, for families who insist, and for
 coordinator clients who use again without adhering (the dossier threshold still applies to them).
 With ``voluntary_only`` centres, a dossier becomes an offer of voluntary residential treatment.
@@ -28,17 +30,27 @@ if TYPE_CHECKING:
 
 
 def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
-    """Handle this week's positive tests (all of ``idx`` are using, no dossier pending)."""
+    """Handle this week's positive tests (all of ``idx`` are using, in the community or on
+    methadone, with no dossier pending)."""
     p, pol, sc = m.pop, m.cfg.params.police, m.cfg.scenario
     m.log(Event.DETECT, idx)
     fresh = (m.week - p.window_start[idx]) >= pol.dur_test_window
     p.window_start[idx[fresh]] = m.week
     p.pos_tests[idx] = np.where(fresh, 1, np.minimum(p.pos_tests[idx].astype(np.int16) + 1, 127))
 
+    on_mmt = p.state[idx] == State.METHADONE  # using on treatment, tested around the clinics
     if sc.regime == "diversion":
+        # the pilot's targets (seed 004): people at their third positive test in the window (where
+        # a dossier would be compiled) and people recently released; others' tests are counted
         client = p.client_until[idx] > m.week
         to_centre = ~p.fixed_address[idx] | p.family_insists[idx] | client
-        refer = idx[~to_centre]
+        due = ((p.pos_tests[idx] >= sc.n_tests_refer)
+               | ((m.week - p.release_week[idx]) <= sc.dur_refer_after_release))
+        divert = ~to_centre
+        refer = idx[divert & due & ~on_mmt]
+        treated = idx[divert & due & on_mmt]  # already in treatment: not referred, no dossier
+        p.pos_tests[treated] = 0
+        mark(m, np.concatenate([treated, idx[divert & ~due]]))  # counted, not yet referred
         idx = idx[to_centre]
         p.services[refer] |= np.uint16(Service.REFERRED)
         p.referral_week[refer] = m.week
@@ -61,9 +73,10 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
         return
     m.log(Event.DOSSIER, dossier)
     p.pos_tests[dossier] = 0
-    if sc.voluntary_only:
+    if sc.voluntary_only:  # an offer of voluntary care (methadone patients are in it already)
         accept = m.streams.uniform("accept_voluntary", dossier, m.week) < sc.p_accept_voluntary
-        m.log(Event.REFUSED_VOLUNTARY, dossier[~accept])
+        accept &= p.state[dossier] != State.METHADONE
+        m.log(Event.REFUSED_VOLUNTARY, dossier[~accept & (p.state[dossier] != State.METHADONE)])
         left = start_treatment(m, dossier[accept], State.RESIDENTIAL)
         mark(m, np.concatenate([dossier[~accept], left]))
         return

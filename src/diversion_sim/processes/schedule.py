@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import hazards as hz
-from ..states import NEVER, Drug, Event, Exit, State
+from ..states import NEVER, Drug, Event, Exit, State, Tolerance
 
 if TYPE_CHECKING:
     from ..model import DiversionModel
@@ -32,9 +32,10 @@ E_DEATH, E_MOVE, E_DETECT, E_ADMIT, E_SEEK = (int(e) for e in (
 E_RELAPSE, E_LEAVE, E_DROPOUT, E_COMPLETE, E_RELEASE = (int(e) for e in (
     Event.RELAPSE, Event.SCREEN_ONLY, Event.DROPOUT, Event.COMPLETE, Event.RELEASE))
 E_REMISSION, E_DEREGISTER = int(Event.REMISSION), int(Event.DEREGISTER)
+E_USE_MMT, E_STOP_MMT = int(Event.USE_ON_METHADONE), int(Event.STOP_USE_ON_METHADONE)
 X_RESIDENTIAL, X_RECOVERY, X_REMISSION = int(Exit.RESIDENTIAL), int(Exit.RECOVERY), int(Exit.REMISSION)
 N_ROWS = 5  # competing risks per person: death, moving, and up to three that end the state
-POST_RELEASE_BREAKS = np.array([2.0, 4.0])  # weeks 1-2 and 3-4 after release (Merrall 2010)
+POST_EXIT_BREAKS = np.array([2.0, 4.0])  # weeks 1-2 and 3-4 after an exit (Merrall 2010, Cornish 2010)
 
 
 def mark(m: DiversionModel, idx: np.ndarray) -> None:
@@ -85,15 +86,35 @@ def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     return hr
 
 
+def tolerance_multipliers(m: DiversionModel) -> np.ndarray:
+    """Overdose excess after an exit that lowered tolerance, by :class:`~diversion_sim.states.
+    Tolerance` (rows) and segment (weeks 1-2, 3-4, later): after release (Merrall 2010), after
+    completed detox or residential treatment (Strang 2003) and after leaving methadone (Cornish
+    2010)."""
+    mp = m.cfg.params.mortality
+    out = np.ones((len(Tolerance), 3))
+    out[Tolerance.RELEASE, :2] = mp.mult_post_release_w1_2, mp.mult_post_release_w3_4
+    out[Tolerance.DETOX, :2] = mp.mult_after_detox_w1_2, mp.mult_after_detox_w3_4
+    out[Tolerance.METHADONE, :2] = mp.mult_after_methadone_w1_2, mp.mult_after_methadone_w3_4
+    return out
+
+
 def death_wait(m: DiversionModel, idx: np.ndarray, st: np.ndarray) -> np.ndarray:
     """Time to death of ``idx`` in states ``st``: the state's rate (on or off methadone, in a
-    centre), higher for people who inject, with the excess in weeks 1-4 after release
-    (Merrall 2010)."""
-    p, mp = m.pop, m.cfg.params.mortality
-    since = np.where(st == DETAINED, 1e9, (m.week - p.release_week[idx]).astype(float))
-    return hz.piecewise_exponential(
-        m.streams.exponential("death", idx, m.week), _death_rate(m, st, p.inject[idx]), since,
-        POST_RELEASE_BREAKS, np.array([mp.mult_post_release_w1_2, mp.mult_post_release_w3_4, 1.0]))
+    centre), higher for people who inject, times the overdose excess of weeks 1-4 after the
+    last exit that lowered tolerance (release, completed detox or residential treatment,
+    leaving methadone; :func:`tolerance_multipliers`). Not inside a compulsory centre."""
+    p = m.pop
+    since = np.where(st == DETAINED, 1e9, (m.week - p.tolerance_week[idx]).astype(float))
+    e = m.streams.exponential("death", idx, m.week)
+    rate = _death_rate(m, st, p.inject[idx])
+    kind = p.tolerance_kind[idx]
+    mults = tolerance_multipliers(m)
+    out = np.empty(idx.size)
+    for k in np.unique(kind):  # at most four kinds: not a loop over people
+        g = kind == k
+        out[g] = hz.piecewise_exponential(e[g], rate[g], since[g], POST_EXIT_BREAKS, mults[k])
+    return out
 
 
 def relapse_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float) -> np.ndarray:
@@ -106,16 +127,29 @@ def relapse_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float
 
 def methadone_dropout_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float
                            ) -> np.ndarray:
-    """Time to methadone dropout of ``idx``, on methadone for ``elapsed`` weeks (Weibull)."""
-    tp = m.cfg.params.treatment
+    """Time to methadone dropout of ``idx``, on methadone for ``elapsed`` weeks: Weibull, with
+    hazard ratio ``hr_dropout_using`` while using heroin on treatment."""
+    tp, p = m.cfg.params.treatment, m.pop
+    hr = np.where(p.mmt_using[idx], tp.hr_dropout_using, 1.0)
     return hz.weibull_residual(m.streams.exponential("methadone_dropout", idx, m.week),
-                               tp.shape_methadone_dropout, tp.scale_methadone_dropout, 1.0,
+                               tp.shape_methadone_dropout, tp.scale_methadone_dropout, hr,
                                elapsed)
 
 
-def _detect_wait(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
+def methadone_use_wait(m: DiversionModel, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Use on methadone: patients not using start using heroin at ``rate_use_on_methadone``,
+    those using stop at ``rate_stop_use_on_methadone`` (per week); returns (wait, event kind)."""
+    tp, p = m.cfg.params.treatment, m.pop
+    using = p.mmt_using[idx]
+    rate = np.where(using, tp.rate_stop_use_on_methadone, tp.rate_use_on_methadone)
+    wait = hz.exponential(m.streams.exponential("use_on_methadone", idx, m.week), rate)
+    return wait, np.where(using, E_STOP_MMT, E_USE_MMT).astype(np.int8)
+
+
+def _detect_wait(m: DiversionModel, idx: np.ndarray, rel: float = 1.0) -> np.ndarray:
     """Police detection while using: retesting inside an open test window, else the supervised
-    (first ``dur_supervision`` weeks after release) or base detection hazard."""
+    (first ``dur_supervision`` weeks after release) or base detection hazard, times ``rel``
+    (e.g. testing around methadone clinics)."""
     pol, p = m.cfg.params.police, m.pop
     window_left = (p.window_start[idx] + pol.dur_test_window - m.week).astype(float)
     open_ = (p.pos_tests[idx] > 0) & (window_left > 0)
@@ -124,7 +158,7 @@ def _detect_wait(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     start = np.where(open_, window_left, 0.0)
     since = (m.week - p.release_week[idx]).astype(float) + start
     later = hz.piecewise_exponential(
-        e[1], np.full(idx.size, pol.rate_detect), since,
+        e[1], np.full(idx.size, pol.rate_detect * rel), since,
         np.array([m.cfg.params.detention.dur_supervision]),
         np.array([pol.hr_detect_supervised, 1.0]))
     return np.where(open_ & (retest <= window_left), retest, start + later)
@@ -180,6 +214,16 @@ def schedule(m: DiversionModel, idx: np.ndarray) -> None:
     if g.size:
         wait[2, g] = methadone_dropout_wait(m, idx[g], elapsed[g])
         kind[2, g] = E_DROPOUT
+        # using on treatment: police test around the clinics (seed 004); a dossier leads to
+        # admission from methadone (Khue 2017: a quarter of those who left had been arrested)
+        pend, using = p.dossier[idx[g]], p.mmt_using[idx[g]]
+        det = np.full(g.size, np.inf)
+        u = np.flatnonzero(using & ~pend)
+        if u.size:
+            det[u] = _detect_wait(m, idx[g][u], par.police.hr_detect_methadone)
+        wait[3, g] = np.where(pend, fixed_end[g], det)
+        kind[3, g] = np.where(pend, E_ADMIT, E_DETECT)
+        wait[4, g], kind[4, g] = methadone_use_wait(m, idx[g])
     g = np.flatnonzero((st == RECOVERY) | (st == RESIDENTIAL))
     if g.size:
         tp = par.treatment
