@@ -236,7 +236,8 @@ def using_at(spells: pd.DataFrame, events: pd.DataFrame, week: int) -> float:
                       "ev_week": ev["week"].to_numpy().astype(int)}).sort_values("week")
     at["week"] = at["week"].astype(int)
     j = pd.merge_asof(at, e, on="week", by="person", direction="backward")
-    using = j["using"].fillna(False).astype(bool) & (j["ev_week"] >= j["start"])
+    using = (j["using"].astype("boolean").fillna(False).to_numpy(bool)
+             & (j["ev_week"].fillna(-1).to_numpy() >= j["start"].to_numpy()))
     return float(using.mean())
 
 

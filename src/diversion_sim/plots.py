@@ -73,7 +73,7 @@ def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) ->
     plt, sns = setup()
     pal = sns.color_palette()
     co, checks = targets["cohorts"], targets.get("checks", {})
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 6.2))
 
     def band(ax, name, color, label):
         d = curves[curves["curve"] == name]
@@ -98,13 +98,11 @@ def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) ->
     points(ax, "release_methadone", pal[0], "Wegman 2017, voluntary centres with methadone")
     ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since the exit",
            ylabel="share not yet relapsed (Kaplan-Meier)", title="Opioid users: relapse by kind of exit")
-    ax.legend(fontsize=7, loc="upper right")
     ax = axes[1]
     band(ax, "meth_treatment", pal[1], "model: completed recovery support (ATS)")
     points(ax, "meth_treatment", pal[1], "Brecht & Herbeck 2014")
     ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since the exit",
            ylabel="share not yet relapsed (Kaplan-Meier)", title="Methamphetamine users")
-    ax.legend(fontsize=7, loc="upper right")
     ax = axes[2]
     band(ax, "methadone_thai_nguyen", pal[0], "model: dropout only")
     band(ax, "methadone_any_leave", pal[7], "model: dropout, death or arrest")
@@ -114,9 +112,11 @@ def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) ->
                 label="Khue 2017, any leaving (n=1,055; check)")
     ax.set(xlim=(0, 208), ylim=(0, 1), xlabel="weeks since starting methadone",
            ylabel="share still on methadone (Kaplan-Meier)", title="Methadone retention")
-    ax.legend(fontsize=7, loc="lower left")
+    for ax in axes:  # below each panel: the curves stay visible
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     fig.suptitle("The running model's relapse and retention (pilot districts, 5 years after the "
-                 "switch) against the published reports", y=1.0)
+                 "switch; median and 90% band over posterior draws) against the published reports "
+                 "(open markers, 95% CI)", y=1.0)
     return finish(fig, path, dpi=130)
 
 
