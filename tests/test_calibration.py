@@ -63,6 +63,8 @@ def test_abc_recovers_known_parameters(tmp_path):
     targets = yaml.safe_load(yaml.safe_dump(TARGETS))
     for k in targets["cascade"]["observed"]:
         targets["cascade"]["observed"][k] = synthetic[k]
+    for k, spec in targets["cascade"].get("shares", {}).items():
+        spec["observed"] = synthetic[k]
     for name, c in targets["cohorts"].items():
         c.pop("cumulative_hazard", None)
         c["observed"] = [synthetic[k] for k in cohorts.statistic_names(name, c)]
