@@ -151,3 +151,21 @@ def test_config_values_are_never_evaluated(tmp_path):
              "scenario.name=__import__('os').system('touch pwned')", "population=pilot_wards",
              "years=0.1", "replicates=1"], tmp_path)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_stale_temp_folders_of_dead_writers_are_removed(tmp_path):
+    """A sweep killed while writing leaves `.replicate=N.tmp-PID`; resuming removes it when that
+    process is gone, and leaves a live writer's folder alone."""
+    from diversion_sim.runner import _remove_stale_temp
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "runs" / "scenario=compulsory" / "replicate=0001"
+    folder.parent.mkdir(parents=True)
+    stale = folder.parent / f".replicate=0001.tmp-{dead.pid}"
+    live = folder.parent / f".replicate=0001.tmp-{os.getpid()}"
+    for d in (stale, live):
+        d.mkdir()
+        (d / "weekly.parquet").write_bytes(b"partial")
+    _remove_stale_temp(folder)
+    assert not stale.exists() and live.exists()

@@ -68,12 +68,12 @@ def test_status_quo_is_stationary_over_ten_years():
     register's size relative to its observed trend, stay within +-5% of their level at the switch
     over 10 years. The check must be decisive: the change plus two Monte Carlo standard errors
     (over replicates) must lie inside the band, so noise cannot pass a drift."""
-    reps = 8
+    reps = 12
     first, last = [], []
     for r in range(reps):
         m = DiversionModel(make_config(
             "scenario=compulsory", "years=10", "output.events=false",
-            "population.n_people_by_district=[1916,744]", *EXTRA), r)  # 4x the pilot districts
+            "population.n_people_by_district=[3832,1488]", *EXTRA), r)  # 8x the pilot districts
         m.run()
         s = register_stocks(m.metrics.weekly_frame())
         g = m.cfg.params.register.rate_register_growth
@@ -121,7 +121,8 @@ def test_no_queue_when_beds_are_full():
         pending.append(int(d.sum()))
         if d.any():
             longest = max(longest, int((m.week - m.pop.dossier_week[d]).max()))
-        assert m.pop.state[d].tolist() == [State.USING] * int(d.sum())
+        assert np.isin(m.pop.state[d], [State.USING, State.METHADONE]).all()  # on methadone:
+        # using on treatment (issue 11)
     assert longest <= pol.dur_dossier + pol.dur_dossier_wait_max
     res = m.results()
     assert res.metrics["dossiers_lapsed"] > 0

@@ -99,7 +99,7 @@ def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) ->
     ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since the exit",
            ylabel="share not yet relapsed (Kaplan-Meier)", title="Opioid users: relapse by kind of exit")
     ax = axes[1]
-    band(ax, "meth_treatment", pal[1], "model: completed recovery support (ATS)")
+    band(ax, "meth_treatment", pal[1], "model: completed recovery support (coordinator client)")
     points(ax, "meth_treatment", pal[1], "Brecht & Herbeck 2014")
     ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since the exit",
            ylabel="share not yet relapsed (Kaplan-Meier)", title="Methamphetamine users")
@@ -114,9 +114,9 @@ def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) ->
            ylabel="share still on methadone (Kaplan-Meier)", title="Methadone retention")
     for ax in axes:  # below each panel: the curves stay visible
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    fig.suptitle("The running model's relapse and retention (pilot districts, 5 years after the "
-                 "switch; median and 90% band over posterior draws) against the published reports "
-                 "(open markers, 95% CI)", y=1.0)
+    fig.suptitle("The running model's relapse and retention against the published reports\n"
+                 "(pilot districts, 5 years after the switch; median and 90% band over posterior "
+                 "draws; published points with 95% CI)", y=1.02)
     return finish(fig, path, dpi=130)
 
 

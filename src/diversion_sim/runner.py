@@ -66,6 +66,18 @@ def run_one(cfg: Config, replicate: int, burn_in_dir: Path | None = None
     return result, {"warm_start": round(t1 - t0, 4), "model": round(time.perf_counter() - t1, 4)}
 
 
+def _remove_stale_temp(folder: Path) -> None:
+    """Remove temporary folders of ``folder`` left by writers that no longer run (a sweep killed
+    while writing); a live writer's folder is left alone."""
+    for tmp in Path(folder).parent.glob(f".{Path(folder).name}.tmp-*"):
+        try:
+            os.kill(int(tmp.name.rsplit("-", 1)[1]), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(tmp, ignore_errors=True)
+        except PermissionError:  # alive, another user's process
+            pass
+
+
 def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
               timings: dict[str, float]) -> None:
     """Write one run's tables into ``folder`` atomically (temp folder + rename)."""
@@ -102,6 +114,7 @@ def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None)
     done = []
     for i, r in enumerate(reps):
         folder = run_folder(root, cfg.scenario.name, r)
+        _remove_stale_temp(folder)
         if is_complete(folder, h):
             log.info("%s replicate %d: already complete, skipped", cfg.scenario.name, r)
         else:

@@ -154,7 +154,7 @@ def _detect_wait(m: DiversionModel, idx: np.ndarray, rel: float = 1.0) -> np.nda
     window_left = (p.window_start[idx] + pol.dur_test_window - m.week).astype(float)
     open_ = (p.pos_tests[idx] > 0) & (window_left > 0)
     e = m.streams.exponential("detect", idx, m.week, slots=2)
-    retest = hz.exponential(e[0], pol.rate_retest)
+    retest = hz.exponential(e[0], pol.rate_retest * rel)
     start = np.where(open_, window_left, 0.0)
     since = (m.week - p.release_week[idx]).astype(float) + start
     later = hz.piecewise_exponential(
