@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import re
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,8 @@ def posterior_draw(cfg: Config, replicate: int) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- statistics
 def pilot_cascade(events: pd.DataFrame, services: np.ndarray, moved_or_died: np.ndarray,
-                  district: np.ndarray | None = None) -> dict[str, float]:
+                  district: np.ndarray | None = None, district_names: list[str] | None = None
+                  ) -> dict[str, float]:
     """Counts of the pilot cascade (seed 004 Table II) from one run's event table, and (with
     ``district``) the share of referrals assessed in each district (Table I).
 
@@ -122,7 +124,7 @@ def pilot_cascade(events: pd.DataFrame, services: np.ndarray, moved_or_died: np.
         events: the run's event table (``kind`` categorical, ``person``).
         services: the ``services`` bit column at the end of the run.
         moved_or_died: boolean per person, left the wards (moved) or died during the run.
-        district: district index per person (0 Long Bien, 1 Nam Tu Liem in the pilot wards).
+        district: district index per person; ``district_names`` name them (population config).
     """
     def people(*kinds: Event) -> set[int]:
         names = [k.name.lower() for k in kinds]
@@ -141,20 +143,23 @@ def pilot_cascade(events: pd.DataFrame, services: np.ndarray, moved_or_died: np.
         "hiv": float(np.count_nonzero(flag[idx] & int(Service.HIV_TEST))),
         "legal": float(np.count_nonzero(flag[idx] & int(Service.LEGAL))),
         "left": float(np.count_nonzero(moved_or_died[idx])),
-        **({} if district is None else _assessed_by_district(idx, assessed, district)),
+        **({} if district is None else
+           _assessed_by_district(idx, assessed, district, district_names or [])),
     }
 
 
-DISTRICT_KEYS = ("long_bien", "nam_tu_liem")  # the pilot's districts, in population order
+def district_key(name: str) -> str:
+    """A district's name as a statistic suffix: 'Long Bien' -> 'long_bien'."""
+    return re.sub(r"\W+", "_", name.strip().lower())
 
 
-def _assessed_by_district(referred: np.ndarray, assessed: set[int], district: np.ndarray
-                          ) -> dict[str, float]:
+def _assessed_by_district(referred: np.ndarray, assessed: set[int], district: np.ndarray,
+                          names: list[str]) -> dict[str, float]:
     """Share of each district's referrals assessed with a treatment plan (seed 004 Table I:
-    Long Bien 69 of 117, Nam Tu Liem 87 of 87)."""
+    Long Bien 69 of 117, Nam Tu Liem 87 of 87), keyed by the population's district names."""
     done = np.isin(referred, np.fromiter(assessed, np.int64, len(assessed)))
     out = {}
-    for d, name in enumerate(DISTRICT_KEYS):
+    for d, name in enumerate(district_key(n) for n in names):
         sel = district[referred] == d
         out[f"assessed_share_{name}"] = float(done[sel].mean()) if sel.any() else float("nan")
     return out
@@ -227,8 +232,8 @@ def _simulate(cfg: Config, values: dict[str, float], cohort_specs: dict[str, Any
             m.step()
         gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
         events = m.metrics.events_frame()
-        stats.update(pilot_cascade(events, m.pop.services, gone,
-                                   m.wards.district[m.pop.ward]))
+        stats.update(pilot_cascade(events, m.pop.services, gone, m.wards.district[m.pop.ward],
+                                   list(c.population.district_names)))
     if "cohorts" in parts:
         stats.update(cohorts.cohort_statistics(c, np.random.default_rng(cohort_seed),
                                                cohort_specs))

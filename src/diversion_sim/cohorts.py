@@ -33,12 +33,12 @@ from .params import Config
 from .population import Population, draw_attributes
 from .processes.schedule import (death_wait, methadone_dropout_wait, methadone_use_wait,
                                  relapse_wait)
-from .states import NEVER, Drug, Event, Exit, State
+from .states import DRUG_NAMES, NEVER, Drug, Event, Exit, State
 from .streams import Streams
 
 EXITS = {"release": Exit.RELEASE, "release_methadone": Exit.RELEASE_METHADONE,
          "residential": Exit.RESIDENTIAL, "recovery": Exit.RECOVERY, "remission": Exit.REMISSION}
-DRUGS = {"opioid": Drug.OPIOID, "meth": Drug.METH}
+DRUGS = dict(zip(DRUG_NAMES, (Drug.OPIOID, Drug.METH)))
 MEASURES = ("relapse_free", "retained", "using_on_treatment")
 LEAVE = ("dropout", "death")
 E_DROPOUT, E_DEATH = int(Event.DROPOUT), int(Event.DEATH)

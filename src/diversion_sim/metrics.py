@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .states import N_EVENTS, N_STATES, Event, Exit, Service, State
+from .states import DRUG_NAMES, N_EVENTS, N_STATES, Event, Exit, Service, State
 
 
 class ColumnLog:
@@ -171,7 +171,6 @@ class Recorder:
         return df
 
 
-DRUG_NAMES = ["opioid", "meth"]
 SPELL_OPEN = len(State)  # ``end`` code of a spell still running at the end of the run
 
 

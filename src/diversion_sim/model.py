@@ -27,7 +27,7 @@ from .params import CENTRE_KINDS, Config
 from .population import Population, Wards, create_population, family_levers
 from .processes import centres, coordination, events, policing, register
 from .processes.schedule import flush, schedule
-from .states import ALIVE_PRESENT, Event, Service, State
+from .states import ALIVE_PRESENT, IS_TREATMENT, Event, Service, State
 from .streams import Streams
 
 # The weekly protocol. Order matters and each phase says why it comes where it does.
@@ -362,8 +362,7 @@ class DiversionModel(mesa.Model):
         rec.episodes.add(person=open_, exit_type=p.exit_type[open_], exit_week=p.exit_week[open_],
                          weeks=self.week - p.exit_week[open_], observed=np.zeros(open_.size, bool),
                          linked=p.linked[open_], drug=p.drug[open_])
-        treat = np.flatnonzero((p.state >= State.METHADONE) & (p.state <= State.RESIDENTIAL)
-                               & (p.since >= 0))
+        treat = np.flatnonzero(IS_TREATMENT[p.state] & (p.since >= 0))
         saved_spells = rec.spells.n
         rec.spells.add(person=treat, state=p.state[treat], start_week=p.since[treat],
                        weeks=self.week - p.since[treat], end=SPELL_OPEN)

@@ -27,6 +27,8 @@ N_STATES = len(State)
 GONE = (State.DEAD, State.MOVED)  # no longer on the register
 ALIVE_PRESENT = np.array([s not in GONE for s in State])
 IN_TREATMENT = (State.METHADONE, State.RECOVERY, State.RESIDENTIAL)
+IS_TREATMENT = np.isin(np.arange(len(State)), IN_TREATMENT)  # by state code: a treatment spell
+DRUG_NAMES = ["opioid", "meth"]  # Drug codes 0, 1 by name (tables, cohort specifications)
 
 
 class Event(IntEnum):

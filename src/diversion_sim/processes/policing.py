@@ -74,9 +74,10 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
     m.log(Event.DOSSIER, dossier)
     p.pos_tests[dossier] = 0
     if sc.voluntary_only:  # an offer of voluntary care (methadone patients are in it already)
-        accept = m.streams.uniform("accept_voluntary", dossier, m.week) < sc.p_accept_voluntary
-        accept &= p.state[dossier] != State.METHADONE
-        m.log(Event.REFUSED_VOLUNTARY, dossier[~accept & (p.state[dossier] != State.METHADONE)])
+        offered = p.state[dossier] != State.METHADONE
+        accept = offered & (m.streams.uniform("accept_voluntary", dossier, m.week)
+                            < sc.p_accept_voluntary)
+        m.log(Event.REFUSED_VOLUNTARY, dossier[offered & ~accept])
         left = start_treatment(m, dossier[accept], State.RESIDENTIAL)
         mark(m, np.concatenate([dossier[~accept], left]))
         return

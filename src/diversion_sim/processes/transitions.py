@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..states import NEVER
+from ..states import IS_TREATMENT, NEVER
 from ..states import EventCode as Event
 from ..states import ExitCode as Exit
 from ..states import ServiceCode as Service
@@ -30,7 +30,7 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
     p = m.pop
     p.family_burden[idx] += m.open_burden(idx)  # close the family's burden of the old spell
     old = p.state[idx]
-    ended = idx[(old >= State.METHADONE) & (old <= State.RESIDENTIAL) & (p.since[idx] >= 0)]
+    ended = idx[IS_TREATMENT[old] & (p.since[idx] >= 0)]
     if ended.size:  # treatment spells started in the run's period (week >= 0) end here
         m.metrics.spells.add(person=ended, state=p.state[ended], start_week=p.since[ended],
                              weeks=m.week - p.since[ended], end=int(state))
