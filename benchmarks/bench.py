@@ -35,9 +35,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from diversion_sim.cli import config_dir
 from diversion_sim.model import _BURN_IN_CACHE, DiversionModel
-from diversion_sim.params import register_schema, to_config
 
 # ----------------------------------------------------------------------------- shared rules
 # A 9-state weekly chain (states as in diversion_sim.states.State) used by both baselines:
@@ -129,11 +127,9 @@ def mesa_per_agent(n: int, weeks: int) -> float:
 
 # ----------------------------------------------------------------------------- the model
 def config(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
+    from diversion_sim.config import compose_config
 
-    register_schema()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return to_config(compose("config", overrides=overrides))
+    return compose_config(overrides)
 
 
 def model_run(cfg, replicate: int = 0) -> dict[str, float]:

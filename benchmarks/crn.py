@@ -23,11 +23,9 @@ import sys
 
 import numpy as np
 import pandas as pd
-from hydra import compose, initialize_config_dir
 
-from diversion_sim.cli import config_dir
+from diversion_sim.config import compose_config
 from diversion_sim.model import DiversionModel
-from diversion_sim.params import register_schema, to_config
 
 OUTCOMES = ("relapse_52w_release", "person_years_detained", "deaths", "cum_admissions",
             "drug_free_weeks_per_person")
@@ -35,9 +33,7 @@ POLICIES = ("release_linkage", "pilot_diversion")
 
 
 def _config(scenario: str, years: float, seed: int):
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return to_config(compose("config", overrides=[f"scenario={scenario}", f"years={years}",
-                                                      f"seed={seed}"]))
+    return compose_config([f"scenario={scenario}", f"years={years}", f"seed={seed}"])
 
 
 def _run(scenario: str, years: float, seed: int, r: int) -> tuple[dict, pd.DataFrame, np.ndarray]:
@@ -96,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--years", type=float, default=5)
     ap.add_argument("--seed", type=int, default=20190501)
     a = ap.parse_args(argv)
-    register_schema()
+
     res = measure(a.replicates, a.years, a.seed)
     pd.set_option("display.width", 140)
     print(f"Common random numbers: paired vs unpaired variance of the difference from compulsory "

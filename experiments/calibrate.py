@@ -25,7 +25,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from diversion_sim.cli import config_dir
+from diversion_sim.config import config_dir
 
 log = logging.getLogger("calibrate")
 
@@ -35,7 +35,7 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from diversion_sim import calibration as cal
-    from diversion_sim.cli import compose_config
+    from diversion_sim.config import compose_config
     from diversion_sim.params import ConfigError
 
     logging.getLogger("MESA").setLevel(logging.WARNING)

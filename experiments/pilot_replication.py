@@ -18,7 +18,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from diversion_sim.cli import config_dir
+from diversion_sim.config import config_dir
 
 
 @hydra.main(config_path=str(config_dir() / "calibration"), config_name="replication",

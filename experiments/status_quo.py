@@ -27,7 +27,7 @@ from joblib import Parallel, delayed
 
 
 def _run(overrides: list[str], replicate: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    from diversion_sim.cli import compose_config
+    from diversion_sim.config import compose_config
     from diversion_sim.model import DiversionModel
 
     m = DiversionModel(compose_config(overrides), replicate)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
-from diversion_sim.cli import config_dir
+from diversion_sim.config import compose_config
 from diversion_sim.model import DiversionModel
-from diversion_sim.params import Config, register_schema, to_config
-
-register_schema()
+from diversion_sim.params import Config
 
 
 def make_config(*overrides: str) -> Config:
-    """A validated Config from Hydra overrides, e.g. make_config("scenario=pilot_diversion")."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return to_config(compose("config", overrides=list(overrides)))
+    """A validated Config from Hydra overrides, e.g. make_config("scenario=pilot_diversion"),
+    composed by the package's one path (:func:`diversion_sim.config.compose_config`)."""
+    return compose_config(list(overrides))
 
 
 def run_model(*overrides: str, replicate: int = 0) -> DiversionModel:

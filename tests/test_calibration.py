@@ -14,7 +14,7 @@ from conftest import make_config
 
 from diversion_sim import calibration as cal
 from diversion_sim import cohorts
-from diversion_sim.cli import config_dir
+from diversion_sim.config import config_dir
 from diversion_sim.model import DiversionModel
 from diversion_sim.params import ConfigError
 

@@ -28,7 +28,7 @@ def _two_state(n=20000, weeks=120, seed=3):
         "params.movement.rate_move=0", "output.events=false", "params.register.rate_entry=0",
         "params.movement.rate_move_in=0",
         "params.register.rate_remission_opioid=0", "params.register.rate_remission_meth=0",
-        "params.treatment.rate_use_on_methadone=0", "params.treatment.hr_dropout_using=1.0",
+        "params.use_on_methadone.rate_use_on_methadone=0", "params.use_on_methadone.hr_dropout_using=1.0",
         "burn_in_years=0")
     m = DiversionModel(cfg, 0)
     m.run()

@@ -11,9 +11,9 @@ from conftest import make_config
 
 from diversion_sim import calibration as cal
 from diversion_sim import cohorts
-from diversion_sim.cli import config_dir
+from diversion_sim.config import config_dir
 from diversion_sim.model import DiversionModel
-from diversion_sim.processes.schedule import death_wait, tolerance_multipliers
+from diversion_sim.processes.mortality import death_wait, tolerance_multipliers
 from diversion_sim.states import State, Tolerance
 
 TARGETS = yaml.safe_load((config_dir() / "calibration" / "targets.yaml").read_text())
@@ -72,9 +72,9 @@ def test_methadone_course_matches_the_two_state_chain():
     """With dropout independent of use (hr_dropout_using = 1), the share using among patients
     still on methadone at t is a/(a+b) (1 - exp(-(a+b) t)) for start/stop rates a, b."""
     a, b = 0.02, 0.05
-    cfg = make_config(f"params.treatment.rate_use_on_methadone={a}",
-                      f"params.treatment.rate_stop_use_on_methadone={b}",
-                      "params.treatment.hr_dropout_using=1.0")
+    cfg = make_config(f"params.use_on_methadone.rate_use_on_methadone={a}",
+                      f"params.use_on_methadone.rate_stop_use_on_methadone={b}",
+                      "params.use_on_methadone.hr_dropout_using=1.0")
     spec = {"measure": "using_on_treatment", "leave": ["dropout"], "weeks": [26, 104]}
     n = 30_000
     left, prev = cohorts.methadone_course(cfg, spec, n, seed=3)
@@ -91,7 +91,7 @@ def test_use_on_methadone_raises_dropout_and_counts_as_using():
     """hr_dropout_using > 1 shortens retention; weeks using on methadone are not drug-free."""
     spec = {"measure": "retained", "leave": ["dropout"], "weeks": [104]}
     kept = {hr: np.mean(cohorts.methadone_course(
-        make_config(f"params.treatment.hr_dropout_using={hr}"), spec, 10_000, seed=2)[0] > 104)
+        make_config(f"params.use_on_methadone.hr_dropout_using={hr}"), spec, 10_000, seed=2)[0] > 104)
         for hr in (1.0, 4.0)}
     assert kept[1.0] - kept[4.0] > 0.03
     m = DiversionModel(make_config("years=2"), 0)

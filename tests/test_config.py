@@ -7,12 +7,12 @@ import re
 import pytest
 from conftest import make_config
 
-from diversion_sim.cli import _options, config_dir
+from diversion_sim.config import config_dir, options
 from diversion_sim.params import ConfigError
 
 
-@pytest.mark.parametrize("population", _options("population"))
-@pytest.mark.parametrize("scenario", _options("scenario"))
+@pytest.mark.parametrize("population", options("population"))
+@pytest.mark.parametrize("scenario", options("scenario"))
 def test_compose_every_scenario_and_population(scenario, population):
     cfg = make_config(f"scenario={scenario}", f"population={population}")
     assert cfg.scenario.name == scenario
@@ -22,8 +22,8 @@ def test_compose_every_scenario_and_population(scenario, population):
 def test_scenario_library_complete():
     expected = {"compulsory", "pilot_diversion", "scaled_diversion", "diversion_plus_ats",
                 "release_linkage", "family_support", "voluntary_centres", "law_2026"}
-    assert expected <= set(_options("scenario"))
-    assert {"pilot_wards", "pilot_districts", "national"} <= set(_options("population"))
+    assert expected <= set(options("scenario"))
+    assert {"pilot_wards", "pilot_districts", "national"} <= set(options("population"))
 
 
 def test_every_parameter_value_cites_a_source():

@@ -15,10 +15,8 @@ this module holds what the experiment, the pilot replication and the model share
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import re
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,91 +24,13 @@ import numpy as np
 import pandas as pd
 
 from . import cohorts
+from .config import (  # noqa: F401  (re-exported: the calibration's users import them here)
+    INIT_SHARES, _read_draws, compose_config, config_dir, posterior_draw, posterior_path, with_values)
 from .metrics import growth_per_year
-from .params import Config, ConfigError, unknown_key_message, validate
+from .params import Config, ConfigError
 from .states import Event, Service
 
 # ----------------------------------------------------------------------------- parameters
-
-
-INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone",
-               "share_init_detained")
-
-
-def with_values(cfg: Config, values: dict[str, float]) -> Config:
-    """A validated copy of ``cfg`` with dotted keys (``params.police.rate_detect``) set.
-
-    Setting ``population.share_init_using`` rescales the other initial-state shares in proportion,
-    so the four still sum to 1 (the calibration treats the unknown state split this way).
-    """
-    out = copy.deepcopy(cfg)
-    if "population.share_init_using" in values:
-        pop = out.population
-        u = float(values["population.share_init_using"])
-        rest = sum(getattr(pop, k) for k in INIT_SHARES[1:])
-        for k in INIT_SHARES[1:]:
-            setattr(pop, k, (1.0 - u) * getattr(pop, k) / rest if rest > 0 else (1.0 - u) / 3)
-    for key, value in values.items():
-        node, parts = out, key.split(".")
-        if parts[-1].isdigit():  # an element of a list, e.g. population.p_engage_by_district.0
-            lst = getattr(node, parts[0], None)
-            for part in parts[1:-1]:
-                lst = getattr(lst, part, None)
-            i = int(parts[-1])
-            if not isinstance(lst, list) or not 0 <= i < len(lst):
-                raise ConfigError(unknown_key_message(".".join(parts[:-1])) if not
-                                  isinstance(lst, list) else
-                                  f"config key '{key}' is not allowed: the list has {len(lst)} "
-                                  "entries (indices from 0).")
-            lst[i] = float(value)
-            continue
-        for part in parts[:-1]:
-            node = getattr(node, part, None)
-            if not is_dataclass(node):
-                raise ConfigError(unknown_key_message(key))
-        if parts[-1] not in {f.name for f in fields(node)}:
-            raise ConfigError(unknown_key_message(key))
-        old = getattr(node, parts[-1])
-        setattr(node, parts[-1], type(old)(value) if isinstance(old, (int, float)) else value)
-    return validate(out)
-
-
-@functools.lru_cache(maxsize=8)
-def _read_draws(path: str) -> pd.DataFrame:
-    p = Path(path)
-    try:
-        df = pd.read_csv(p)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: the file "
-                          f"cannot be read as posterior draws ({exc}).") from None
-    if df.empty or not all(c.count(".") >= 1 for c in df.columns):
-        raise ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: it must "
-                          "be a CSV of draws, one column per dotted key (params.police.rate_detect).")
-    return df
-
-
-def posterior_path(cfg: Config) -> Path | None:
-    """The posterior draws file of ``cfg`` (relative paths are relative to configs/)."""
-    f = cfg.params.posterior_file
-    if not f:
-        return None
-    p = Path(f)
-    if not p.is_absolute():
-        from .cli import config_dir
-
-        p = config_dir() / p
-    return p
-
-
-def posterior_draw(cfg: Config, replicate: int) -> dict[str, float]:
-    """The draw replicate ``replicate`` uses: row ``replicate mod n`` (the same in every scenario,
-    so common random numbers also share the parameter draw)."""
-    p = posterior_path(cfg)
-    if p is None:
-        return {}
-    df = _read_draws(str(p))
-    row = df.iloc[int(replicate) % len(df)]
-    return {k: float(v) for k, v in row.items() if not k.startswith("_")}
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -538,8 +458,6 @@ CASCADE_LABELS = {"referred": "referred by police", "assessed": "assessed, treat
 def load_draws(path: str) -> pd.DataFrame:
     p = Path(path)
     if not p.is_absolute():
-        from .cli import config_dir
-
         p = config_dir() / p
     if not p.is_file():
         raise ConfigError(f"config key 'posterior' = {path!r} is not allowed: no such file. Run "
@@ -656,7 +574,6 @@ def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n
     simulations, draws, curves: one row per simulation, curve and week)."""
     from joblib import Parallel, delayed
 
-    from .cli import compose_config
 
     draws = load_draws(posterior)
     cfg = compose_config(list(model) + [f"seed={seed}"])
@@ -718,7 +635,6 @@ def load_observed() -> dict[str, Any]:
     """The national figures the status quo is judged against (configs/calibration/observed.yaml)."""
     import yaml
 
-    from .cli import config_dir
 
     return yaml.safe_load((config_dir() / "calibration" / "observed.yaml").read_text())
 

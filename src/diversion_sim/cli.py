@@ -19,41 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .params import ConfigError, register_schema, to_config, unknown_key_message
+from .config import compose_config, config_dir, hydra_message, name_scenario, options, scenario_names  # noqa: F401
+from .errors import debug, exit_with
+from .params import ConfigError, register_schema, to_config
 
 log = logging.getLogger("diversion_sim")
-
-
-def config_dir() -> Path:
-    """``configs/`` shipped inside the package (wheel) or at the top of the source checkout."""
-    here = Path(__file__).resolve().parent
-    for cand in (here / "configs", here.parents[1] / "configs"):
-        if (cand / "config.yaml").is_file():
-            return cand
-    raise FileNotFoundError(f"diversion_sim configs/ not found near {here}")
-
-
-def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    """A validated :class:`~diversion_sim.params.Config` from overrides, exactly as the command
-    composes it; works inside another Hydra application too (its state is restored)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_schema()
-    gh = GlobalHydra.instance()
-    saved = gh.hydra if gh.is_initialized() else None
-    gh.clear()
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return to_config(compose("config", overrides=list(overrides)))
-    finally:
-        gh.clear()
-        if saved is not None:
-            gh.initialize(saved)
-
-
-def _options(group: str) -> list[str]:
-    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 # ----------------------------------------------------------------------------- preflight
@@ -65,9 +35,13 @@ def _axes(overrides: list[str]) -> list[list[str]]:
     """Each override as the list of its values (a sweep a,b / range(...) gives several)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from hydra.core.override_parser.types import Glob
+
     axes = []
     for o in OverridesParser.create().parse_overrides(overrides):
-        if o.is_sweep_override():
+        if isinstance(o.value(), Glob):  # expanded against the group's options later
+            axes.append([o.input_line])
+        elif o.is_sweep_override():
             prefix = o.input_line.split("=", 1)[0]
             axes.append([f"{prefix}={v}" for v in o.sweep_string_iterator()])
         else:
@@ -97,19 +71,24 @@ def preflight(argv: list[str]) -> int:
     """Compose and validate every job the command would run; return how many there are."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
 
     register_schema()
     overrides = _overrides(argv)
+    search = _search_dirs(argv, overrides)
+    check_scenario_files(search)
     task = [o for o in overrides if not _is_hydra(o.lstrip("+~").split("=", 1)[0])]
+    hydra_over = [o for o in overrides if o not in task]
+    if search:
+        hydra_over = [o for o in hydra_over if not o.startswith("hydra.searchpath=")] + [
+            "hydra.searchpath=[" + ",".join(f"file://{Path(d).resolve()}" for d in search) + "]"]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         try:
             axes = _axes(task)
-            first = [a[0] for a in axes]
-            hydra_over = [o for o in overrides if o not in task]
+            first = [_expand_globs([a[0]], search)[0] for a in axes]
             base = compose("config", overrides=first + hydra_over, return_hydra_config=True)
         except HydraException as exc:
-            raise ConfigError(_hydra_message(exc)) from None
+            raise ConfigError(hydra_message(exc, search)) from None
         mode = str(OmegaConf.select(base, "hydra.mode") or "RUN")
         multirun = "-m" in argv or "--multirun" in argv or mode.endswith("MULTIRUN")
         if multirun:
@@ -119,63 +98,104 @@ def preflight(argv: list[str]) -> int:
         elif any(len(a) > 1 for a in axes):
             raise ConfigError("an override lists several values (a,b) but this is a single run "
                               "(hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep")
+        axes = [_expand_globs(a, search) for a in axes]
         jobs = [list(c) for c in itertools.product(*axes)]
+        seen: dict[tuple[str, ...], list[str]] = {}
         for job in jobs:
             try:
-                cfg = compose("config", overrides=job)
+                cfg = compose("config", overrides=job + hydra_over, return_hydra_config=True)
             except HydraException as exc:
-                raise ConfigError(_hydra_message(exc)) from None
+                raise ConfigError(hydra_message(exc, search)) from None
+            choice = OmegaConf.select(cfg, "hydra.runtime.choices.scenario")
+            with open_dict(cfg):
+                del cfg["hydra"]
+            name_scenario(cfg, choice)
             to_config(cfg)
+            key = tuple(sorted(job))
+            if key in seen:
+                raise ConfigError(f"the sweep lists the same job twice ({' '.join(job)}): each "
+                                  "scenario and value once, please.")
+            seen[key] = job
     return len(jobs)
 
 
-def _hydra_message(exc: Exception) -> str:
-    """One paragraph from a Hydra composition error: the key, the value and what is allowed."""
-    import re
+def _search_dirs(argv: list[str], overrides: list[str]) -> list[str]:
+    """A user's own config folders: ``--config-dir DIR`` / ``-cd DIR`` and
+    ``hydra.searchpath=[file://DIR,...]``."""
+    out = []
+    for i, a in enumerate(argv):
+        if a in ("--config-dir", "-cd") and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif a.startswith("--config-dir="):
+            out.append(a.split("=", 1)[1])
+    for o in overrides:
+        if o.startswith("hydra.searchpath="):
+            for part in o.split("=", 1)[1].strip("[]").split(","):
+                part = part.strip().strip("'\"")
+                if part.startswith("file://"):
+                    out.append(part[len("file://"):])
+    return out
 
-    cause = exc.__cause__
-    if cause is not None and getattr(cause, "full_key", None):
-        key, first = cause.full_key, str(cause).splitlines()[0].rstrip(".")
-        m = re.match(r"Key '(.+)' not in '(\w+)'", first)
-        if m:
-            return unknown_key_message(key)
-        return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
-                "declares (docs/parameters.md lists every key, its type and allowed values).")
-    text = " ".join(str(exc).split())
-    m = re.search(r"Could not find '(\w+)/([^']*)'", text)
-    if m and (config_dir() / m.group(1)).is_dir():
-        group, name = m.groups()
-        return (f"config key '{group}' = '{name}' is not allowed: there is no {group} called "
-                f"'{name}'; valid {group} names: {', '.join(_options(group))}.")
-    for group in ("scenario", "population", "params"):
-        if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
-            return (f"{text} -- valid {group} names: {', '.join(_options(group))}.")
-    return f"{text} -- run 'diversion-sim --help' for the config groups and their options."
+
+def _expand_globs(axis: list[str], search: list[str]) -> list[str]:
+    """``scenario=glob(*)`` (and other group globs) as the list of matching options."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
+
+    out = []
+    for item in axis:
+        o = OverridesParser.create().parse_overrides([item])[0]
+        if isinstance(o.value(), Glob):
+            group = o.key_or_group
+            names = scenario_names(search) if group == "scenario" else options(group, search)
+            found = o.value().filter(names)
+            if not found:
+                raise ConfigError(f"config key '{group}' = '{item.split('=', 1)[1]}' matches no "
+                                  f"{group}; {group} names: {', '.join(names)}.")
+            out += [f"{item.split('=', 1)[0]}={n}" for n in found]
+        else:
+            out.append(item)
+    return out
+
+
+def check_scenario_files(search: list[str]) -> None:
+    """Every scenario's name is unique: a user's folder may not hold a scenario of the same name
+    as another folder on the search path (which one ran would depend on the path's order)."""
+    from .config import config_dir as _cd
+
+    where: dict[str, Path] = {}
+    for base in (_cd(), *map(Path, search)):
+        for f in sorted((base / "scenario").glob("*.yaml")):
+            if f.stem in where and where[f.stem].resolve() != f.resolve():
+                raise ConfigError(f"two scenarios are called '{f.stem}': {where[f.stem]} and {f}. "
+                                  "A scenario's name is its file name; rename one of them.")
+            where[f.stem] = f
 
 
 # ----------------------------------------------------------------------------- the job
 def _expected(cfg: Any) -> dict[str, int]:
-    """Scenarios and replicate counts this sweep should produce (from its overrides)."""
+    """Scenarios and replicate counts this sweep should produce (from its overrides): each
+    scenario's name is its file's stem; ``glob(...)`` is matched against every scenario on
+    Hydra's search path (the packaged ones and a user's ``--config-dir``)."""
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
 
-    scenarios: list[str] = []
     task = list(cfg.hydra.overrides.task)
     params = dict(cfg.hydra.sweeper.get("params") or {})
     given = [o for o in task if o.split("=", 1)[0] == "scenario"]
     spec = given[0] if given else (f"scenario={params['scenario']}" if "scenario" in params
-                                   else f"scenario={cfg.scenario.name}")
-    for o in OverridesParser.create().parse_overrides([spec]):
-        scenarios = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
-    # a scenario file may set a different scenario.name: read it from each file
-    names = []
-    for s in scenarios:
-        path = config_dir() / "scenario" / f"{s}.yaml"
-        name = s
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                if line.strip().startswith("name:"):
-                    name = line.split(":", 1)[1].split("#")[0].strip()
-        names.append(name)
+                                   else f"scenario={cfg.hydra.runtime.choices.scenario}")
+    o = OverridesParser.create().parse_overrides([spec])[0]
+    if isinstance(o.value(), Glob):
+        gh = GlobalHydra.instance()
+        found = (gh.config_loader().get_group_options("scenario") if gh.is_initialized()
+                 else options("scenario"))
+        names = o.value().filter(sorted(found, key=lambda n: (n != "compulsory", n)))
+    elif o.is_sweep_override():
+        names = list(o.sweep_string_iterator())
+    else:
+        names = [str(o.value())]
     return {n: int(cfg.replicates) for n in names}
 
 
@@ -187,6 +207,7 @@ def _task(cfg: Any) -> None:
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     hc = HydraConfig.get()
+    name_scenario(cfg, hc.runtime.choices.get("scenario"))
     conf = to_config(cfg)
     if hc.mode == RunMode.MULTIRUN:
         root = Path(hc.sweep.dir)
@@ -203,18 +224,7 @@ def _task(cfg: Any) -> None:
             _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete,
                     conf.output.report)
     except Exception as exc:  # Hydra would print a traceback: one paragraph instead
-        _exit_with(exc)
-
-
-def _exit_with(exc: BaseException) -> None:
-    if os.environ.get("DIVERSION_SIM_DEBUG", "") not in ("", "0"):
-        raise exc
-    from .sweep import SweepError
-
-    kind = "" if isinstance(exc, (SweepError, ConfigError)) else f"{type(exc).__name__}: "
-    print(f"diversion-sim: {kind}{exc} (set DIVERSION_SIM_DEBUG=1 for the traceback)",
-          file=sys.stderr)
-    sys.exit(1)
+        exit_with(exc)
 
 
 def _finish(root: Path, expected: dict[str, int], allow_incomplete: bool, report: bool = False) -> None:
@@ -259,7 +269,7 @@ class SweepCallback(_Callback):
             if not config.output.resume:
                 refuse_used_folder(root)
         except Exception as exc:
-            _exit_with(exc)
+            exit_with(exc)
         root.mkdir(parents=True, exist_ok=True)
         plan = {"expected": _expected(config)}
         tmp = root / f".sweep.json.tmp-{os.getpid()}"
@@ -274,7 +284,7 @@ class SweepCallback(_Callback):
             _finish(root, plan["expected"], bool(config.output.allow_incomplete),
                     bool(config.output.report))
         except Exception as exc:
-            _exit_with(exc)
+            exit_with(exc)
 
 
 def summary_main(argv: list[str] | None = None) -> None:
@@ -302,7 +312,7 @@ def summary_main(argv: list[str] | None = None) -> None:
                                  "delete it to summarise whatever complete runs are there") from None
         _finish(root, expected or {}, a.allow_incomplete)
     except Exception as exc:
-        _exit_with(exc)
+        exit_with(exc)
 
 
 def main() -> None:
@@ -310,12 +320,11 @@ def main() -> None:
     import hydra
 
     argv = sys.argv[1:]
-    debug = os.environ.get("DIVERSION_SIM_DEBUG", "") not in ("", "0")
     if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i") for a in argv):
         try:
             preflight(argv)
         except ConfigError as exc:
-            if debug:
+            if debug():
                 raise
             print(f"diversion-sim: {exc}", file=sys.stderr)
             sys.exit(2)

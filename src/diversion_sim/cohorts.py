@@ -8,9 +8,9 @@ ratio 1 (a side sampler) made the running model miss it. Here a cohort is a smal
 :class:`~diversion_sim.population.Population` whose attributes are drawn by the population's own
 :func:`~diversion_sim.population.draw_attributes` (same keyed streams, same probabilities),
 placed at the study's kind of exit and drug, and whose waiting times come from the schedule's
-own samplers (:func:`~diversion_sim.processes.schedule.relapse_wait`,
-:func:`~diversion_sim.processes.schedule.methadone_dropout_wait`,
-:func:`~diversion_sim.processes.schedule.death_wait`). One code path, so the same parameters give
+own samplers (:func:`~diversion_sim.processes.relapse.relapse_wait`,
+:func:`~diversion_sim.processes.treatment.methadone_dropout_wait`,
+:func:`~diversion_sim.processes.mortality.death_wait`). One code path, so the same parameters give
 the same curve in calibration and in a run (``tests/test_cohorts.py`` checks this against model
 runs).
 
@@ -31,8 +31,11 @@ import pandas as pd
 from . import hazards as hz
 from .params import Config
 from .population import Population, draw_attributes
-from .processes.schedule import (death_wait, methadone_dropout_wait, methadone_use_wait,
-                                 relapse_wait)
+from .processes.mortality import death_wait
+from .processes.registry import ASSEMBLY
+from .processes.relapse import relapse_wait
+from .processes.treatment import methadone_dropout_wait
+from .processes.use_on_methadone import methadone_use_wait
 from .states import DRUG_NAMES, NEVER, Drug, Event, Exit, State
 from .streams import Streams
 
@@ -53,7 +56,7 @@ class CohortModel:
         self.cfg = copy.copy(cfg)
         self.cfg.scenario = copy.deepcopy(cfg.status_quo)
         self.week = 0
-        self.pop = Population(n)
+        self.pop = Population(n, ASSEMBLY.columns)
         self.pop.uid[:] = np.arange(n)
         self.streams = Streams(seed, 0, ids=lambda: self.pop.uid)
         draw_attributes(self, np.arange(n), 1.0 if drug == "opioid" else 0.0)

@@ -23,6 +23,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .params import REGIMES
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -43,8 +45,7 @@ def configure(settings: Settings, scenario: str | None = None):
     """The validated Config of ``scenario`` (default: the chosen one) with the levers applied.
     Stay and detection apply to both runs; linkage and coordinators only to the chosen scenario,
     so the reference stays the status quo."""
-    from .calibration import with_values
-    from .cli import compose_config
+    from .config import compose_config, with_values
 
     sc = scenario or settings.scenario
     cfg = compose_config([f"scenario={sc}", f"population={settings.population}",
@@ -59,7 +60,7 @@ def configure(settings: Settings, scenario: str | None = None):
     if sc == settings.scenario:
         if settings.linkage is not None:
             values["scenario.p_release_linkage"] = settings.linkage
-        if settings.coordinators is not None and cfg.scenario.regime == "diversion":
+        if settings.coordinators is not None and REGIMES[cfg.scenario.regime].coordinators:
             values["scenario.n_coordinators_per_ward"] = settings.coordinators
     return with_values(cfg, values)
 
@@ -152,9 +153,9 @@ except ImportError:  # pragma: no cover - the [viz] extra is not installed
     solara = None
 
 if solara is not None:
-    from .cli import _options
+    from .config import scenario_names
 
-    SCENARIOS = _options("scenario")
+    SCENARIOS = scenario_names()
     _start = defaults()
     scenario = solara.reactive("pilot_diversion")
     coordinators = solara.reactive(float(_start["coordinators"]))

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from .cli import config_dir
+from .config import config_dir
 
 DOMAIN = {"p_": "probability [0, 1]", "share_": "share [0, 1]", "rate_": "rate >= 0",
           "dur_": "weeks >= 0", "n_": "count >= 0", "hr_": "hazard ratio >= 0",

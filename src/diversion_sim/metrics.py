@@ -7,12 +7,13 @@ state column (``bincount``), not from per-agent reporters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from .states import DRUG_NAMES, N_EVENTS, N_STATES, Event, Exit, Service, State
+from . import states
+from .processes.base import Result
+from .processes.registry import ASSEMBLY
+from .states import DRUG_NAMES, N_STATES, Event, Exit, Service, State
 
 
 class ColumnLog:
@@ -54,15 +55,9 @@ class ColumnLog:
         return pd.DataFrame({k: v[: self.n] for k, v in self._cols.items()})
 
 
-@dataclass(frozen=True)
-class Result:
-    name: str
-    label: str
-    unit: str
-
-
-# The registry of run-level results: one place for names, labels and units (used by reports).
-RESULTS = [
+# The registry of run-level results: one place for names, labels and units (used by reports):
+# the core results below, then those the processes declare (``Process.results``).
+CORE_RESULTS = [
     Result("cum_admissions", "Compulsory admissions", "people"),
     Result("admissions_per_1000", "Compulsory admissions per 1,000 registered", "per 1,000"),
     Result("person_years_detained", "Person-years detained", "person-years"),
@@ -88,7 +83,6 @@ RESULTS = [
     Result("share_ats", "Ever in community ATS treatment", "share"),
     Result("share_detained", "Ever detained during the run", "share"),
     Result("drug_free_weeks_per_person", "Weeks not using drugs outside compulsory centres, per person", "weeks"),
-    Result("share_weeks_using_on_methadone", "Share of methadone weeks with heroin use", "share"),
     Result("detained_weeks_per_person", "Weeks detained per person", "weeks"),
     Result("deaths", "Deaths", "people"),
     Result("moved", "Moved away", "people"),
@@ -107,21 +101,22 @@ RESULTS = [
     Result("share_prior_detention", "Ever detained, of people using at the switch", "share"),
     Result("mean_prior_detentions", "Times detained, of those ever detained (at the switch)", "times"),
 ]
+RESULTS = CORE_RESULTS + list(ASSEMBLY.results)
 RESULT_NAMES = [r.name for r in RESULTS]
 
-WEEKLY_FLOWS = {e: f"new_{e.name.lower()}" for e in Event if e != Event.NONE}
 STATE_COLUMNS = [f"n_{s.name.lower()}" for s in State]
 
 
 class Recorder:
     """Weekly counts and flows, plus the event and episode logs of one run."""
 
-    def __init__(self, n_weeks: int, keep_events: bool, first_week: int = 0) -> None:
+    def __init__(self, n_weeks: int, keep_events: bool, weekly: tuple[str, ...] = (),
+                 first_week: int = 0) -> None:
         self.first_week = first_week  # the week of row 0 (negative for the burn-in)
         self.states = np.zeros((n_weeks + 1, N_STATES), np.int32)
-        self.flows = np.zeros((n_weeks + 1, N_EVENTS), np.int32)
-        self.extra = np.zeros((n_weeks + 1, 3), np.float64)  # caseload, at-capacity wards, queue
-        self.mmt_using = np.zeros(n_weeks + 1, np.int32)  # on methadone and using heroin
+        self.flows = np.zeros((n_weeks + 1, states.n_events()), np.int32)
+        self.weekly_names = tuple(weekly)  # the processes' weekly columns (``Process.weekly``)
+        self.extra = np.zeros((n_weeks + 1, len(self.weekly_names)), np.float64)
         self.keep_events = keep_events
         self.events = ColumnLog({"week": "i2", "person": "i4", "kind": "i1", "info": "i1"})
         self.episodes = ColumnLog({"person": "i4", "exit_type": "i1", "exit_week": "i4",
@@ -139,20 +134,22 @@ class Recorder:
         if self.keep_events:
             self.events.add(week=week, person=idx, kind=int(kind), info=info)
 
+    def weekly(self, name: str) -> np.ndarray:
+        """One of the processes' weekly columns (``Process.weekly``), by name."""
+        return self.extra[:, self.weekly_names.index(name)]
+
     def weekly_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.states, columns=STATE_COLUMNS)
-        flows = pd.DataFrame(self.flows[:, 1:], columns=[WEEKLY_FLOWS[e] for e in Event if e])
-        df = pd.concat([df, flows], axis=1)
-        df["caseload"] = self.extra[:, 0]
-        df["wards_at_capacity"] = self.extra[:, 1]
-        df["queue"] = self.extra[:, 2]
-        df["using_on_methadone"] = self.mmt_using
+        flows = pd.DataFrame(self.flows[:, 1:],
+                             columns=[f"new_{e}" for e in states.EVENT_NAMES[1:]])
+        df = pd.concat([df, flows, pd.DataFrame(self.extra, columns=list(self.weekly_names))],
+                       axis=1)
         df.insert(0, "week", np.arange(len(df), dtype=np.int32))
         return df
 
     def events_frame(self) -> pd.DataFrame:
         df = self.events.frame()
-        df["kind"] = pd.Categorical.from_codes(df["kind"], [e.name.lower() for e in Event])
+        df["kind"] = pd.Categorical.from_codes(df["kind"], list(states.EVENT_NAMES))
         return df
 
     def episodes_frame(self) -> pd.DataFrame:
@@ -244,22 +241,22 @@ def run_metrics(model) -> dict[str, float]:
         out[f"share_{name}"] = float(np.count_nonzero(p.services & np.uint16(flag)) / n)
     # weeks not using, whatever the state, outside compulsory centres (forced abstinence is
     # counted apart, as detained_weeks_per_person): use on methadone is not drug-free
-    mmt_using = rec.mmt_using[1:].sum()
+    mmt_using = (rec.weekly("using_on_methadone")[1:].sum()
+                 if "using_on_methadone" in rec.weekly_names else 0.0)
     free = s[:, [State.ABSTINENT, State.METHADONE, State.RECOVERY, State.RESIDENTIAL]].sum() - mmt_using
     out["drug_free_weeks_per_person"] = float(free / n)
-    mmt = s[:, State.METHADONE].sum()
-    out["share_weeks_using_on_methadone"] = float(mmt_using / mmt) if mmt else float("nan")
     out["detained_weeks_per_person"] = float(s[:, State.DETAINED].sum() / n)
     out["deaths"] = float(flows[Event.DEATH])
     out["moved"] = float(flows[Event.MOVE])
     n_coord = float(model.wards.n_coordinators.sum())
     cap = n_coord * cfg.params.coordination.n_caseload_max
-    case = rec.extra[1:, 0]
+    case = rec.weekly("caseload")[1:]
     out["coordinator_caseload_mean"] = float(case.mean() / n_coord) if n_coord else float("nan")
     out["coordinator_caseload_ratio"] = float(case.mean() / cap) if cap else float("nan")
-    out["coordinator_weeks_at_capacity"] = (float(rec.extra[1:, 1].sum() / (weeks * model.wards.n))
+    out["coordinator_weeks_at_capacity"] = (float(rec.weekly("wards_at_capacity")[1:].sum()
+                                                  / (weeks * model.wards.n))
                                             if n_coord else float("nan"))
-    out["queue_mean"] = float(rec.extra[1:, 2].mean())
+    out["queue_mean"] = float(rec.weekly("queue")[1:].mean())
     present = np.delete(rec.states, [State.DEAD, State.MOVED], axis=1).sum(axis=1)
     live = np.maximum(present, 1)
     out["share_in_centres_mean"] = float(np.mean(rec.states[:, State.DETAINED] / live))
@@ -274,6 +271,9 @@ def run_metrics(model) -> dict[str, float]:
     out["mean_prior_detentions"] = float(hist[hist > 0].mean()) if np.any(hist > 0) else float("nan")
     fam = int(p.has_family.sum())
     out["family_burden_per_family"] = float(p.family_burden.sum() / fam) if fam else float("nan")
+    weekly = {name: rec.weekly(name) for name in rec.weekly_names}
+    for metrics in ASSEMBLY.metrics:  # the processes' own results
+        out.update(metrics(model, weekly))
     missing = set(RESULT_NAMES) ^ set(out)
     assert not missing, f"result registry and run_metrics disagree on {sorted(missing)}"
     return out

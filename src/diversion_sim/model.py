@@ -22,31 +22,17 @@ import numpy as np
 import pandas as pd
 
 from .agents import Centre, Coordinator, Family, Person, WardPolice
+from .config import with_posterior_draw
 from .metrics import SPELL_OPEN, STATE_COLUMNS, Recorder, run_metrics
-from .params import CENTRE_KINDS, Config
+from .params import CENTRE_KINDS, REGIMES, Config, Regime
 from .population import Population, Wards, create_population, family_levers
-from .processes import centres, coordination, events, policing, register
+from .processes import centres
+from .processes.base import Assembly
+from .processes.registry import ASSEMBLY
 from .processes.schedule import flush, schedule
 from .states import ALIVE_PRESENT, IS_TREATMENT, Event, Service, State
 from .streams import Streams
 
-# The weekly protocol. Order matters and each phase says why it comes where it does.
-PHASES = (
-    (Event.DEATH, events.on_death),  # absorbing first: nobody dead is admitted or treated
-    (Event.MOVE, events.on_move),  # likewise for people who left the wards
-    (Event.RELEASE, events.on_release),  # free beds before this week's admissions
-    (Event.COMPLETE, events.on_complete),  # free treatment places before new starts
-    (Event.DROPOUT, events.on_dropout),
-    (Event.RELAPSE, events.on_relapse),
-    (Event.DEREGISTER, register.on_deregister),  # leaves the register before anything else
-    (Event.SCREEN_ONLY, events.on_screen_only),  # queue leavers before the coordinator works
-    (Event.START_METHADONE, events.on_seek_methadone),
-    (Event.USE_ON_METHADONE, events.on_use_on_methadone),  # before police test this week
-    (Event.STOP_USE_ON_METHADONE, events.on_stop_use_on_methadone),
-    (Event.ADMIT, events.on_admit),  # dossiers compiled in earlier weeks
-    (Event.REMISSION, register.on_remission),  # stopped on their own before police test them
-    (Event.DETECT, policing.on_detect),  # police: this week's positive tests
-)
 # Burned-in registers of recent runs, by (burn-in config hash, replicate): the scenarios of a
 # replicate run in one process (a notebook, the dashboard, the calibration) share one burn-in.
 _BURN_IN_CACHE: OrderedDict[str, dict] = OrderedDict()
@@ -71,7 +57,6 @@ def burn_in_key(cfg: Config, replicate: int) -> str:
     d["replicate"] = int(replicate)
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
-PHASES = tuple((int(kind), handler) for kind, handler in PHASES)  # numpy compares ints faster
 
 
 @dataclass
@@ -104,12 +89,11 @@ class DiversionModel(mesa.Model):
             processes (the sweep passes ``<sweep>/burn_in``).
     """
 
+    assembly: Assembly = ASSEMBLY  # the processes (processes/registry.py), assembled once
+
     def __init__(self, cfg: Config, replicate: int = 0, burn_in_dir: str | Path | None = None
                  ) -> None:
-        if cfg.params.posterior_file:  # params=posterior: this replicate's posterior draw
-            from .calibration import posterior_draw, with_values
-
-            cfg = with_values(cfg, posterior_draw(cfg, replicate))
+        cfg = with_posterior_draw(cfg, replicate)  # params=posterior: this replicate's draw
         # Every random number derives from (seed, replicate): Mesa's own generator, the initial
         # population (whole-population arrays in row order, so shared by all scenarios) and the
         # per-person keyed draws of every process (common random numbers; see streams.py).
@@ -134,10 +118,15 @@ class DiversionModel(mesa.Model):
         self.burden_weights[State.DETAINED] = fam.rel_burden_detained
         self._warm_start(pop_seed, burn_in_dir)
         self._switch()
-        self.metrics = Recorder(self.n_weeks, cfg.output.events)
+        self.metrics = Recorder(self.n_weeks, cfg.output.events, self.assembly.weekly)
         self.switched = True
         self._make_agents()
         self._record()
+
+    @property
+    def regime(self) -> Regime:
+        """The rules of the current regime (the status quo's during the burn-in)."""
+        return REGIMES[self.cfg.scenario.regime]
 
     # ------------------------------------------------------------------ warm start
     def _warm_start(self, pop_seed: np.random.SeedSequence, burn_in_dir: str | Path | None) -> None:
@@ -163,7 +152,7 @@ class DiversionModel(mesa.Model):
         while len(_BURN_IN_CACHE) > _BURN_IN_CACHE_SIZE:
             _BURN_IN_CACHE.popitem(last=False)
         cols = {k[4:]: v for k, v in snap.items() if k.startswith("pop.")}
-        self.pop = Population.restore(cols)
+        self.pop = Population.restore(cols, self.assembly.columns)
         self.n_created = int(snap["n_created"])
         self.wards = Wards(district=snap["wards.district"].copy(), weight=snap["wards.weight"].copy(),
                            n_coordinators=snap["wards.n_coordinators"].copy())
@@ -184,10 +173,11 @@ class DiversionModel(mesa.Model):
             shrink = np.exp(-g * self.burn_weeks / 52.0)
             n_start = [max(int(round(n * shrink)), 1) for n in self.cfg.population.n_people_by_district]
             rng = np.random.default_rng(pop_seed)
-            self.pop, self.wards = create_population(self, n_start, rng)
+            self.pop, self.wards = create_population(self, n_start, rng, self.assembly.columns)
             self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
                                 for k in CENTRE_KINDS}
-            self.metrics = Recorder(self.burn_weeks, False, first_week=-self.burn_weeks)
+            self.metrics = Recorder(self.burn_weeks, False, self.assembly.weekly,
+                                    first_week=-self.burn_weeks)
             self._initial_schedule(rng)
             self._record()
             while self.week < 0:
@@ -320,18 +310,21 @@ class DiversionModel(mesa.Model):
         return (self.week - p.since[rows]) * self.burden_weights[p.state[rows]] * p.has_family[rows]
 
     def step(self) -> None:
-        """One week: due events in protocol order → coordinators assess → record."""
+        """One week: the processes' start hooks (entrants) → due events in phase order → end
+        hooks (coordinators assess) → schedule everyone who changed → record."""
         self.week += 1
-        register.step(self)  # this week's entrants (scheduled with everyone else at the end)
+        for hook in self.assembly.starts:  # entrants are scheduled with everyone at the end
+            hook(self)
         p = self.pop
         due = np.flatnonzero(p.next_week <= self.week)
         kinds = p.next_event[due]
-        for kind, handler in PHASES:
+        for kind, handler in self.assembly.phases:
             idx = due[kinds == kind]
             if idx.size:
                 idx = idx[(p.next_event[idx] == kind) & (p.next_week[idx] <= self.week)]
                 handler(self, self.order(idx))
-        coordination.step(self)
+        for hook in self.assembly.ends:
+            hook(self)
         flush(self)  # draw the next event of everyone who changed this week, in one batch
         self._record()
         if self.week >= self.n_weeks:
@@ -341,11 +334,8 @@ class DiversionModel(mesa.Model):
         rec = self.metrics
         w = self.week - rec.first_week
         rec.states[w] = np.bincount(self.pop.state, minlength=len(State))
-        rec.mmt_using[w] = np.count_nonzero(self.pop.mmt_using)
-        if self.cfg.scenario.regime == "diversion":
-            case = coordination.caseload(self)
-            cap = np.floor(self.wards.n_coordinators * self.cfg.params.coordination.n_caseload_max)
-            rec.extra[w] = (case.sum(), np.count_nonzero(case >= cap), rec.states[w, State.REFERRED])
+        for record, cols in self.assembly.records:
+            rec.extra[w, cols] = record(self)
 
     def run(self) -> RunResult:
         """Run to the horizon (``cfg.years``) and return the result tables."""

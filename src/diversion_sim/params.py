@@ -21,12 +21,28 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from typing import Any
 
 from omegaconf import MISSING
 
-REGIMES = ("compulsory", "diversion")
+
+@dataclass(frozen=True)
+class Regime:
+    """What a regime changes in the processes' rules (``scenario.regime`` names one of
+    :data:`REGIMES`); processes ask ``model.regime`` instead of comparing names."""
+
+    police_refer: bool  # police refer to a ward coordinator instead of compiling a dossier
+    coordinators: bool  # ward coordinators assess, plan and follow up clients
+    description: str
+
+
+REGIMES = {
+    "compulsory": Regime(False, False, "police compile a dossier at the third positive test "
+                         "(Law 15/2012 art. 103); no coordinators"),
+    "diversion": Regime(True, True, "police refer to ward coordinators, who assess and plan "
+                        "community treatment (the Hanoi pilot, seed 004)"),
+}
 AGENT_MODES = ("eager", "persons", "lazy")
 MOVES = ("out_in", "between_wards")
 CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
@@ -114,9 +130,6 @@ class TreatmentParams:
     shape_methadone_dropout: float = MISSING
     scale_methadone_dropout: float = MISSING
     rate_seek_methadone: float = MISSING
-    rate_use_on_methadone: float = MISSING  # per week: a patient not using starts using heroin
-    rate_stop_use_on_methadone: float = MISSING  # per week: a patient using on treatment stops
-    hr_dropout_using: float = MISSING  # methadone dropout hazard ratio while using on treatment
     dur_residential: float = MISSING
     rate_residential_leave: float = MISSING
     share_residential_copay: float = MISSING
@@ -151,6 +164,7 @@ class MortalityParams:
     mult_after_detox_w3_4: float = MISSING
     mult_after_methadone_w1_2: float = MISSING  # after leaving methadone
     mult_after_methadone_w3_4: float = MISSING
+    dur_excess_segments: list[float] = MISSING  # weeks: ends of the excess segments after an exit
 
 
 @dataclass
@@ -186,7 +200,7 @@ class FamilyParams:
 
 
 @dataclass
-class ModelParams:
+class CoreParams:
     police: PoliceParams = field(default_factory=PoliceParams)
     coordination: CoordinationParams = field(default_factory=CoordinationParams)
     treatment: TreatmentParams = field(default_factory=TreatmentParams)
@@ -199,6 +213,22 @@ class ModelParams:
     # CSV of posterior draws (one column per dotted key); replicate r uses row r mod n. null: the
     # point values above. Relative paths are relative to configs/ (params=posterior sets it).
     posterior_file: str | None = MISSING
+
+
+def _process_sections() -> list[tuple[str, type, Any]]:
+    """The parameter sections the processes declare (``Process.params``)."""
+    from .processes.registry import PROCESSES
+
+    return [(p.name, p.params, field(default_factory=p.params)) for p in PROCESSES
+            if p.params is not None]
+
+
+# The model's parameters: the core sections above plus one section per process that declares
+# its own (``params.<process name>``), assembled from processes/registry.py.
+ModelParams = make_dataclass("ModelParams", _process_sections(), bases=(CoreParams,))
+ModelParams.__module__ = __name__
+ModelParams.__doc__ = "Model parameters: the core sections and each process's own section."
+_SECTION_TYPES = {cls.__name__: cls for _, cls, _ in _process_sections()}
 
 
 @dataclass
@@ -341,8 +371,11 @@ def validate(cfg: Config) -> Config:
         _fail("burn_in_years", cfg.burn_in_years, "the burn-in must be >= 0 years")
     if cfg.replicates < 1:
         _fail("replicates", cfg.replicates, "at least 1 replicate is needed")
-    if sc.regime not in REGIMES:
-        _fail("scenario.regime", sc.regime, f"one of {list(REGIMES)}")
+    for key, regime in (("scenario.regime", sc.regime), ("status_quo.regime",
+                                                          cfg.status_quo.regime)):
+        if regime not in REGIMES:
+            _fail(key, regime, f"one of {list(REGIMES)} (" + "; ".join(
+                f"{k}: {r.description}" for k, r in REGIMES.items()) + ")")
     if pop.moves not in MOVES:
         _fail("population.moves", pop.moves, f"one of {list(MOVES)}")
     if cfg.status_quo.regime != "compulsory":
@@ -379,10 +412,11 @@ def validate(cfg: Config) -> Config:
         _fail("params.coordination.p_plan_recovery", c.p_plan_recovery,
               f"p_plan_recovery + p_plan_residential (= {plan:.3g}) must be <= 1: both are shares "
               "of the clients not sent to methadone/ATS treatment")
-    if sc.regime == "diversion" and sc.n_coordinators_per_ward <= 0:
+    rules = REGIMES[sc.regime]
+    if rules.coordinators and sc.n_coordinators_per_ward <= 0:
         _fail("scenario.n_coordinators_per_ward", sc.n_coordinators_per_ward,
               "the diversion regime refers people to coordinators, so it needs > 0 per ward")
-    if sc.regime == "diversion" and (c.rate_assess * sc.rel_assess_capacity <= 0
+    if rules.coordinators and (c.rate_assess * sc.rel_assess_capacity <= 0
                                      or c.n_caseload_max <= 0):
         _fail("params.coordination.rate_assess", c.rate_assess,
               "under diversion coordinators must be able to assess (> 0 per week, caseload > 0)")
@@ -391,7 +425,9 @@ def validate(cfg: Config) -> Config:
 
 def _field_type(f: Any) -> Any:
     """The declared type of a dataclass field (annotations are strings here)."""
-    return globals().get(f.type, f.type) if isinstance(f.type, str) else f.type
+    if not isinstance(f.type, str):
+        return f.type
+    return globals().get(f.type, _SECTION_TYPES.get(f.type, f.type))
 
 
 def unknown_key_message(key: str) -> str:

@@ -10,15 +10,19 @@ read them through the population (``m.pop.state``), never keep a column across w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .params import Config
 from .states import NEVER, Drug, Exit, Service, State, Tolerance
+
+if TYPE_CHECKING:
+    from .params import Config
 
 FAR_PAST = -(10**6)  # "never released": far enough back that no post-release effect applies
 
-# name: (dtype, value of a new row). Documented beside each.
+# The core columns, name: (dtype, value of a new row), documented beside each. Processes add
+# their own (``Process.columns``); a population is built with the assembly's full set.
 COLUMNS: dict[str, tuple[str, int | float | bool]] = {
     # fixed attributes
     "uid": ("i4", -1),  # person id, unique over the run and its burn-in (rows are renumbered at the
@@ -44,7 +48,6 @@ COLUMNS: dict[str, tuple[str, int | float | bool]] = {
     "release_week": ("i4", FAR_PAST),
     "tolerance_week": ("i4", FAR_PAST),  # week of the last exit that lowered opioid tolerance
     "tolerance_kind": ("i1", 0),  # its kind (states.Tolerance): the overdose excess after it
-    "mmt_using": ("?", False),  # on methadone and using heroin (use on treatment)
     "pos_tests": ("i1", 0),  # positive tests in the open window
     "window_start": ("i4", FAR_PAST),
     "dossier": ("?", False),  # admission pending (dossier compiled)
@@ -73,9 +76,16 @@ class Wards:
 
 
 class Population:
-    """Columns of per-person state (see :data:`COLUMNS`), growable by :meth:`append`."""
+    """Columns of per-person state, growable by :meth:`append`.
 
-    def __init__(self, n: int) -> None:
+    Args:
+        n: rows to start with.
+        columns: name -> (dtype, value of a new row); the model passes its assembly's columns
+            (the core :data:`COLUMNS` and those its processes declare).
+    """
+
+    def __init__(self, n: int, columns: dict[str, tuple[str, Any]] | None = None) -> None:
+        self.columns = dict(COLUMNS if columns is None else columns)
         self.n = 0
         self._cap = 0
         self._buf: dict[str, np.ndarray] = {}
@@ -86,13 +96,13 @@ class Population:
         n, need = self.n, self.n + int(k)
         if need > self._cap or not self._buf:
             cap = max(need, 2 * self._cap, 16)
-            for name, (dt, _) in COLUMNS.items():
+            for name, (dt, _) in self.columns.items():
                 buf = np.empty(cap, dt)
                 if n:
                     buf[:n] = self._buf[name][:n]
                 self._buf[name] = buf
             self._cap = cap
-        for name, (_, value) in COLUMNS.items():
+        for name, (_, value) in self.columns.items():
             self._buf[name][n:need] = value
             setattr(self, name, self._buf[name][:need])
         self.n = need
@@ -105,14 +115,15 @@ class Population:
     def snapshot(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Copies of every column (of ``rows`` only, if given)."""
         sel = slice(None) if rows is None else rows
-        return {name: getattr(self, name)[sel].copy() for name in COLUMNS}
+        return {name: getattr(self, name)[sel].copy() for name in self.columns}
 
     @classmethod
-    def restore(cls, cols: dict[str, np.ndarray]) -> Population:
-        p = cls(0)
+    def restore(cls, cols: dict[str, np.ndarray],
+                columns: dict[str, tuple[str, Any]] | None = None) -> Population:
+        p = cls(0, columns)
         n = len(cols["state"])
         p.append(n)
-        for name in COLUMNS:
+        for name in p.columns:
             getattr(p, name)[:] = cols[name]
         return p
 
@@ -181,7 +192,8 @@ def draw_history(m, rows: np.ndarray, since_release_max: int) -> None:
     p.tolerance_kind[rows] = np.where(ever, Tolerance.RELEASE, Tolerance.NONE)
 
 
-def create_population(m, n_by_district: list[int], rng: np.random.Generator
+def create_population(m, n_by_district: list[int], rng: np.random.Generator,
+                      columns: dict[str, tuple[str, Any]] | None = None
                       ) -> tuple[Population, Wards]:
     """Draw the register at the start (of the burn-in). Ward sizes use ``rng``; every per-person
     value is a keyed draw (:mod:`~diversion_sim.streams`), so replicate r of every scenario
@@ -190,7 +202,7 @@ def create_population(m, n_by_district: list[int], rng: np.random.Generator
     pp = cfg.population
     ward, district, weight = _ward_sizes(cfg, n_by_district, rng)
     n = ward.shape[0]
-    p = m.pop = Population(n)
+    p = m.pop = Population(n, columns)
     wards = Wards(district=district, weight=weight,
                   n_coordinators=np.full(district.shape[0], cfg.scenario.n_coordinators_per_ward,
                                          np.float32))

@@ -21,6 +21,7 @@ import pandas as pd
 from .metrics import RESULTS
 from .plots import finish
 from .plots import setup as _setup
+from .errors import exit_with
 from .sweep import REFERENCE, SweepError
 
 LABEL = {r.name: r.label for r in RESULTS}
@@ -299,9 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         path = write_report(a.folder.resolve())
     except Exception as exc:
-        from .cli import _exit_with
-
-        _exit_with(exc)
+        exit_with(exc)
     print(f"report: {path}")
 
 

@@ -19,7 +19,7 @@ from .params import ConfigError
 def _run_pair(cfgs: dict[str, Any], values: dict[str, float], outputs: list[str]
               ) -> dict[str, float]:
     """``outputs`` of the first scenario in ``cfgs`` minus those of the second (compulsory)."""
-    from .calibration import with_values
+    from .config import with_values
     from .model import DiversionModel
 
     res = [DiversionModel(with_values(c, values), 0).run().metrics for c in cfgs.values()]
@@ -47,8 +47,7 @@ def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: 
     names = list(bounds)
     problem = {"num_vars": len(names), "names": names, "bounds": [list(bounds[n]) for n in names]}
     X = sample.sample(problem, trajectories, num_levels=num_levels, seed=seed)
-    from .calibration import with_values
-    from .cli import compose_config
+    from .config import compose_config, with_values
 
     cfgs = {sc: compose_config(base + [f"scenario={sc}"]) for sc in (scenario, "compulsory")}
     with_values(cfgs[scenario], dict(zip(names, X[0])))  # fail fast on a bad key or value

@@ -59,11 +59,39 @@ class Event(IntEnum):
     DOSSIER_DECLINED = 22  # test threshold reached, no dossier (police discretion, committee)
     DOSSIER_LAPSED = 23  # dossier lapsed: no bed within the maximum wait
     MOVE_WARD = 24  # moved to another ward within the population (national scale)
-    USE_ON_METHADONE = 25  # started using heroin again while staying on methadone
-    STOP_USE_ON_METHADONE = 26  # stopped using heroin, still on methadone
 
 
-N_EVENTS = len(Event)
+# The event vocabulary: the core kinds above, then the kinds processes declare
+# (``Process(events=...)``, registered when their module is imported; the package imports every
+# process of ``processes/registry.py`` first, so the vocabulary is complete before any run).
+EVENT_NAMES: list[str] = [e.name.lower() for e in Event]
+EVENT_MEANINGS: dict[str, str] = {}
+
+
+def add_event(name: str, meaning: str) -> int:
+    """Register a process's event kind ``name`` and return its code (the same code if the name
+    is registered again, e.g. on re-import)."""
+    name = name.lower()
+    if name in EVENT_NAMES:
+        return EVENT_NAMES.index(name)
+    if len(EVENT_NAMES) >= 127:
+        raise ValueError("at most 127 event kinds (the event table stores them as int8)")
+    EVENT_NAMES.append(name)
+    EVENT_MEANINGS[name] = meaning
+    return len(EVENT_NAMES) - 1
+
+
+def n_events() -> int:
+    """Number of event kinds, core and registered."""
+    return len(EVENT_NAMES)
+
+
+def event_code(name: str) -> int:
+    """The code of an event kind by name (core or registered by a process)."""
+    try:
+        return EVENT_NAMES.index(name.lower())
+    except ValueError:
+        raise KeyError(f"no event kind {name!r}; kinds: {', '.join(EVENT_NAMES[1:])}") from None
 
 
 class Exit(IntEnum):

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import hazards as hz
 from ..hazards import grouped_rank
 from ..states import Drug
 from ..states import EventCode as Event
 from ..states import ServiceCode as Service
 from ..states import StateCode as State
+from .base import Batch, Handler, Process, Risk
 from .transitions import enter, start_treatment
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ def caseload(m: DiversionModel) -> np.ndarray:
 
 def step(m: DiversionModel) -> None:
     """Assess waiting referrals where the ward has assessment time and caseload room."""
-    if m.cfg.scenario.regime != "diversion":
+    if not m.regime.coordinators:
         return
     p, cp, sc = m.pop, m.cfg.params.coordination, m.cfg.scenario
     queue = np.flatnonzero(p.state == State.REFERRED)
@@ -89,3 +91,33 @@ def assess(m: DiversionModel, idx: np.ndarray) -> None:
             start_treatment(m, idx[rec], State.RECOVERY),
             start_treatment(m, idx[res], State.RESIDENTIAL)]
     enter(m, np.concatenate([idx[none], *left]), State.USING)
+
+
+def _queue_leave(m: DiversionModel, b: Batch) -> np.ndarray:
+    return hz.exponential(m.streams.exponential("queue_leave", b.idx, m.week),
+                          m.cfg.params.coordination.rate_queue_leave)
+
+
+def on_screen_only(m: DiversionModel, idx: np.ndarray) -> None:
+    """Referred but left the coordinator's queue before assessment."""
+    m.log(Event.SCREEN_ONLY, idx)
+    enter(m, idx, State.USING)
+
+
+def _record(m: DiversionModel) -> tuple[float, float, float]:
+    """Active clients, wards at caseload capacity and people waiting, this week."""
+    if not m.regime.coordinators:
+        return 0.0, 0.0, 0.0
+    case = caseload(m)
+    cap = np.floor(m.wards.n_coordinators * m.cfg.params.coordination.n_caseload_max)
+    return (float(case.sum()), float(np.count_nonzero(case >= cap)),
+            float(np.count_nonzero(m.pop.state == State.REFERRED)))
+
+
+PROCESS = Process(
+    name="coordination", doc=__doc__,
+    risks=(Risk("queue_leave", (State.REFERRED,), _queue_leave, Event.SCREEN_ONLY),),
+    handlers=(Handler(Event.SCREEN_ONLY, on_screen_only, 70),),
+    end=step,
+    weekly=("caseload", "wards_at_capacity", "queue"), record=_record,
+)

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import hazards as hz
 from ..population import draw_attributes, draw_history
 from ..states import Drug
 from ..states import EventCode as Event
 from ..states import ExitCode as Exit
 from ..states import StateCode as State
+from .base import Batch, Handler, Process, Risk
 from .schedule import mark
 from .transitions import close_episodes, enter, start_exit, start_treatment
 
@@ -120,3 +122,28 @@ def on_deregister(m: DiversionModel, idx: np.ndarray) -> None:
     close_episodes(m, idx, observed=False)
     m.log(Event.DEREGISTER, idx)
     enter(m, idx, State.MOVED)
+
+
+def _remission(m: DiversionModel, b: Batch) -> np.ndarray:
+    """People using in the community stop on their own (Calabria et al. 2010), unless a dossier
+    is pending."""
+    p, reg = m.pop, m.cfg.params.register
+    rate = np.where(p.drug[b.idx] == Drug.OPIOID, reg.rate_remission_opioid,
+                    reg.rate_remission_meth) / hz.WEEKS_PER_YEAR
+    stop = hz.exponential(m.streams.exponential("remission", b.idx, m.week), rate)
+    return np.where(p.dossier[b.idx], np.inf, stop)
+
+
+def _deregister(m: DiversionModel, b: Batch) -> np.ndarray:
+    """Abstinent people leave the register ``dur_deregister`` weeks after their last exit."""
+    return (m.pop.since[b.idx] + m.cfg.params.register.dur_deregister - m.week).astype(float)
+
+
+PROCESS = Process(
+    name="register", doc=__doc__,
+    risks=(Risk("remission", (State.USING,), _remission, Event.REMISSION),
+           Risk("deregister", (State.ABSTINENT,), _deregister, Event.DEREGISTER)),
+    handlers=(Handler(Event.DEREGISTER, on_deregister, 65),
+              Handler(Event.REMISSION, on_remission, 95)),
+    start=step,
+)

@@ -35,8 +35,8 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
         m.metrics.spells.add(person=ended, state=p.state[ended], start_week=p.since[ended],
                              weeks=m.week - p.since[ended], end=int(state))
     centres.move_occupancy(m, idx, old, state)
-    if state != State.METHADONE:  # use on treatment ends with treatment
-        p.mmt_using[idx] = False
+    for hook in m.assembly.enter_hooks:  # processes that follow changes of state
+        hook(m, idx, old, state)
     p.state[idx] = state
     p.since[idx] = m.week
     if state in (State.DEAD, State.MOVED, State.DETAINED):  # leaves the community

@@ -1,0 +1,207 @@
+"""Configuration at the bottom of the package: where configs/ is, composing a validated
+:class:`~diversion_sim.params.Config` exactly as the command does, the scenarios that exist,
+dotted-key overrides and posterior draws. The command line (:mod:`diversion_sim.cli`), the
+dashboard, the calibration, the sensitivity analysis, the model and the tests all use these;
+nothing here imports the model or the command line.
+
+A scenario is a YAML file in ``configs/scenario/`` (or in a folder a user adds to Hydra's search
+path); its **name is its file's stem**. A scenario file may inherit another through Hydra's
+defaults list; it inherits the parent's levers, never its name. A file that sets
+``scenario.name`` to anything but its own stem is an error before anything runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from .params import Config, ConfigError, register_schema, to_config, unknown_key_message, validate
+
+INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone",
+               "share_init_detained")
+REFERENCE = "compulsory"  # the status quo: every difference in a sweep is against it
+
+
+def config_dir() -> Path:
+    """``configs/`` shipped inside the package (wheel) or at the top of the source checkout."""
+    here = Path(__file__).resolve().parent
+    for cand in (here / "configs", here.parents[1] / "configs"):
+        if (cand / "config.yaml").is_file():
+            return cand
+    raise FileNotFoundError(f"diversion_sim configs/ not found near {here}")
+
+
+def options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> list[str]:
+    """The options of a config group (file stems), in configs/ and in ``extra_dirs`` (a user's
+    own config folders, as given to ``--config-dir``); names starting with ``_`` are private."""
+    names: set[str] = set()
+    for base in (config_dir(), *map(Path, extra_dirs)):
+        names |= {p.stem for p in (base / group).glob("*.yaml") if not p.stem.startswith("_")}
+    return sorted(names)
+
+
+def scenario_names(extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> list[str]:
+    """Every scenario found, the status quo first (the reference of every difference)."""
+    names = options("scenario", extra_dirs)
+    return sorted(names, key=lambda n: (n != REFERENCE, n))
+
+
+def name_scenario(cfg: Any, choice: str | None) -> None:
+    """Give a composed (DictConfig) ``cfg`` its scenario's name: the stem of the chosen file.
+
+    Raises :class:`ConfigError` when the file sets a different ``scenario.name``."""
+    if choice is None:
+        return
+    given = cfg.scenario.get("name") if "scenario" in cfg else None
+    if given not in (None, "", "???", choice):
+        raise ConfigError(
+            f"config key 'scenario.name' = '{given}' is not allowed in scenario '{choice}': a "
+            f"scenario's name is its file name (scenario/{choice}.yaml); delete the 'name:' line "
+            "(a scenario that inherits another gets its own file name, not its parent's).")
+    cfg.scenario.name = choice
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = (),
+                   config_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> Config:
+    """A validated :class:`~diversion_sim.params.Config` from Hydra-style overrides
+    (``["scenario=pilot_diversion", "years=2"]``), exactly as the command composes it, with the
+    scenario named after its file. ``config_dirs``: extra folders searched for config groups
+    (a user's own scenarios in ``DIR/scenario/*.yaml``). Works inside another Hydra application
+    too (its global state is restored)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf, open_dict
+
+    register_schema()
+    gh = GlobalHydra.instance()
+    saved = gh.hydra if gh.is_initialized() else None
+    gh.clear()
+    extra = [f"hydra.searchpath=[{','.join(f'file://{Path(d).resolve()}' for d in config_dirs)}]"
+             ] if config_dirs else []
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            try:
+                raw = compose("config", overrides=list(overrides) + extra, return_hydra_config=True)
+            except HydraException as exc:
+                raise ConfigError(hydra_message(exc, config_dirs)) from None
+            choice = OmegaConf.select(raw, "hydra.runtime.choices.scenario")
+            with open_dict(raw):
+                del raw["hydra"]
+            name_scenario(raw, choice)
+            return to_config(raw)
+    finally:
+        gh.clear()
+        if saved is not None:
+            gh.initialize(saved)
+
+
+def hydra_message(exc: Exception, config_dirs: list[str | Path] | tuple[str | Path, ...] = ()
+                  ) -> str:
+    """One paragraph from a Hydra composition error: the key, the value and what is allowed."""
+    import re
+
+    cause = exc.__cause__
+    if cause is not None and getattr(cause, "full_key", None):
+        key, first = cause.full_key, str(cause).splitlines()[0].rstrip(".")
+        m = re.match(r"Key '(.+)' not in '(\w+)'", first)
+        if m:
+            return unknown_key_message(key)
+        return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
+                "declares (docs/parameters.md lists every key, its type and allowed values).")
+    text = " ".join(str(exc).split())
+    m = re.search(r"Could not find '(\w+)/([^']*)'", text)
+    if m and (config_dir() / m.group(1)).is_dir():
+        group, name = m.groups()
+        return (f"config key '{group}' = '{name}' is not allowed: there is no {group} called "
+                f"'{name}'; valid {group} names: {', '.join(options(group, config_dirs))}.")
+    for group in ("scenario", "population", "params"):
+        if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
+            return f"{text} -- valid {group} names: {', '.join(options(group, config_dirs))}."
+    return f"{text} -- run 'diversion-sim --help' for the config groups and their options."
+
+
+# ----------------------------------------------------------------------------- dotted keys
+def with_values(cfg: Config, values: dict[str, Any]) -> Config:
+    """A validated copy of ``cfg`` with dotted keys (``params.police.rate_detect``) set.
+
+    Setting ``population.share_init_using`` rescales the other initial-state shares in proportion,
+    so the four still sum to 1. An element of a list is addressed by its index
+    (``population.p_engage_by_district.0``).
+    """
+    out = copy.deepcopy(cfg)
+    if "population.share_init_using" in values:
+        pop = out.population
+        u = float(values["population.share_init_using"])
+        rest = sum(getattr(pop, k) for k in INIT_SHARES[1:])
+        for k in INIT_SHARES[1:]:
+            setattr(pop, k, (1.0 - u) * getattr(pop, k) / rest if rest > 0 else (1.0 - u) / 3)
+    for key, value in values.items():
+        node, parts = out, key.split(".")
+        if parts[-1].isdigit():  # an element of a list, e.g. population.p_engage_by_district.0
+            lst = getattr(node, parts[0], None)
+            for part in parts[1:-1]:
+                lst = getattr(lst, part, None)
+            i = int(parts[-1])
+            if not isinstance(lst, list) or not 0 <= i < len(lst):
+                raise ConfigError(unknown_key_message(".".join(parts[:-1])) if not
+                                  isinstance(lst, list) else
+                                  f"config key '{key}' is not allowed: the list has {len(lst)} "
+                                  "entries (indices from 0).")
+            lst[i] = float(value)
+            continue
+        for part in parts[:-1]:
+            node = getattr(node, part, None)
+            if not is_dataclass(node):
+                raise ConfigError(unknown_key_message(key))
+        if parts[-1] not in {f.name for f in fields(node)}:
+            raise ConfigError(unknown_key_message(key))
+        old = getattr(node, parts[-1])
+        setattr(node, parts[-1], type(old)(value) if isinstance(old, (int, float)) else value)
+    return validate(out)
+
+
+# ----------------------------------------------------------------------------- posterior draws
+@functools.lru_cache(maxsize=8)
+def _read_draws(path: str):
+    import pandas as pd
+
+    p = Path(path)
+    try:
+        df = pd.read_csv(p)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: the file "
+                          f"cannot be read as posterior draws ({exc}).") from None
+    if df.empty or not all(c.count(".") >= 1 for c in df.columns):
+        raise ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: it must "
+                          "be a CSV of draws, one column per dotted key (params.police.rate_detect).")
+    return df
+
+
+def posterior_path(cfg: Config) -> Path | None:
+    """The posterior draws file of ``cfg`` (relative paths are relative to configs/)."""
+    f = cfg.params.posterior_file
+    if not f:
+        return None
+    p = Path(f)
+    return p if p.is_absolute() else config_dir() / p
+
+
+def posterior_draw(cfg: Config, replicate: int) -> dict[str, float]:
+    """The draw replicate ``replicate`` uses: row ``replicate mod n`` (the same in every scenario,
+    so common random numbers also share the parameter draw)."""
+    p = posterior_path(cfg)
+    if p is None:
+        return {}
+    df = _read_draws(str(p))
+    row = df.iloc[int(replicate) % len(df)]
+    return {k: float(v) for k, v in row.items() if not k.startswith("_")}
+
+
+def with_posterior_draw(cfg: Config, replicate: int) -> Config:
+    """``cfg`` with replicate ``replicate``'s posterior draw applied (``params=posterior``), or
+    ``cfg`` itself with point values."""
+    return with_values(cfg, posterior_draw(cfg, replicate)) if cfg.params.posterior_file else cfg
