@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from .population import FAR_PAST
 from .processes import centres as _centres
+from .processes.family import open_burden
 from .states import Drug, Exit, Service, State
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ class Person(mesa.Agent):
     @property
     def weeks_since_release(self) -> int | None:
         w = int(self.model.pop.release_week[self.row])
-        return None if w < -10**5 else int(self.model.week - w)
+        return None if w <= FAR_PAST else int(self.model.week - w)
 
     @property
     def positive_tests(self) -> int:
@@ -133,7 +135,7 @@ class Family(mesa.Agent):
     @property
     def burden(self) -> float:
         """Burden units so far (weights per week by the relative's state; params.family)."""
-        return float(self.model.pop.family_burden[self.row] + self.model.open_burden(self.row))
+        return float(self.model.pop.family_burden[self.row] + open_burden(self.model, self.row))
 
 
 class WardPolice(mesa.Agent):

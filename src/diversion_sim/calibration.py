@@ -25,7 +25,14 @@ import pandas as pd
 
 from . import cohorts
 from .config import (  # noqa: F401  (re-exported: the calibration's users import them here)
-    INIT_SHARES, _read_draws, compose_config, config_dir, posterior_draw, posterior_path, with_values)
+    INIT_SHARES,
+    _read_draws,
+    compose_config,
+    config_dir,
+    posterior_draw,
+    posterior_path,
+    with_values,
+)
 from .metrics import growth_per_year
 from .params import Config, ConfigError
 from .states import Event, Service

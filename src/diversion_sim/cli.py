@@ -34,7 +34,6 @@ def _is_hydra(key: str) -> bool:
 def _axes(overrides: list[str]) -> list[list[str]]:
     """Each override as the list of its values (a sweep a,b / range(...) gives several)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
-
     from hydra.core.override_parser.types import Glob
 
     axes = []

@@ -92,15 +92,14 @@ def simulate(settings: Settings, scenario: str | None = None) -> dict[str, pd.Da
 
 
 def relapse_curve(episodes: pd.DataFrame, horizon: int = 104) -> pd.DataFrame:
-    """Kaplan-Meier relapse-free survival after release (lifelines), weeks 0..horizon."""
-    from lifelines import KaplanMeierFitter
+    """Kaplan-Meier relapse-free survival after release (:func:`~diversion_sim.metrics.
+    kaplan_meier`), weeks 0..horizon (NaN past the last follow-up)."""
+    from .metrics import kaplan_meier
 
     ep = episodes[episodes["exit_type"].astype(str) == "release"]
     weeks = np.arange(horizon + 1)
-    if ep.empty:
-        return pd.DataFrame({"week": weeks, "survival": np.nan})
-    km = KaplanMeierFitter().fit(ep["weeks"], ep["observed"])
-    return pd.DataFrame({"week": weeks, "survival": km.survival_function_at_times(weeks).to_numpy()})
+    surv, _ = kaplan_meier(ep["weeks"].to_numpy(float), ep["observed"].to_numpy(bool), weeks)
+    return pd.DataFrame({"week": weeks, "survival": surv})
 
 
 def figure(settings: Settings):

@@ -90,7 +90,6 @@ CORE_RESULTS = [
     Result("coordinator_caseload_ratio", "Caseload over caseload capacity", "ratio"),
     Result("coordinator_weeks_at_capacity", "Share of ward-weeks at caseload capacity", "share"),
     Result("queue_mean", "People waiting for assessment (weekly mean)", "people"),
-    Result("family_burden_per_family", "Family burden units per family", "units"),
     Result("share_in_centres_mean", "Share of the register in compulsory centres (weekly mean)", "share"),
     Result("share_on_methadone_mean", "Share of the register on methadone (weekly mean)", "share"),
     Result("register_growth_per_year", "Growth of the register per year (log-linear)", "per year"),
@@ -183,14 +182,22 @@ def retention(spells: pd.DataFrame | None, times: list[float], state: str = "met
                         times)[0]
 
 
-def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]
-                 ) -> tuple[np.ndarray, float]:
-    """Kaplan-Meier survival at ``times`` and the median (lifelines); NaN without data."""
-    if durations.size == 0:
-        return np.full(len(times), np.nan), float("nan")
+def km_fit(durations, observed, label: str | None = None):
+    """The one Kaplan-Meier estimator of the package (lifelines' ``KaplanMeierFitter``): run
+    metrics, the report's curves and the dashboard all use it."""
     from lifelines import KaplanMeierFitter
 
-    kmf = KaplanMeierFitter().fit(durations, observed)
+    return KaplanMeierFitter().fit(np.asarray(durations, float), np.asarray(observed, bool),
+                                   label=label)
+
+
+def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]
+                 ) -> tuple[np.ndarray, float]:
+    """Kaplan-Meier survival at ``times`` and the median (lifelines); NaN without data and past
+    the last follow-up (no extrapolation)."""
+    if durations.size == 0:
+        return np.full(len(times), np.nan), float("nan")
+    kmf = km_fit(durations, observed)
     surv = kmf.survival_function_at_times(times).to_numpy()
     last = float(durations.max())
     surv = np.where(np.asarray(times) <= last, surv, np.nan)  # no extrapolation past follow-up
@@ -269,8 +276,6 @@ def run_metrics(model) -> dict[str, float]:
     hist = model.history_at_switch
     out["share_prior_detention"] = float(np.mean(hist > 0)) if hist.size else float("nan")
     out["mean_prior_detentions"] = float(hist[hist > 0].mean()) if np.any(hist > 0) else float("nan")
-    fam = int(p.has_family.sum())
-    out["family_burden_per_family"] = float(p.family_burden.sum() / fam) if fam else float("nan")
     weekly = {name: rec.weekly(name) for name in rec.weekly_names}
     for metrics in ASSEMBLY.metrics:  # the processes' own results
         out.update(metrics(model, weekly))

@@ -25,7 +25,7 @@ from .agents import Centre, Coordinator, Family, Person, WardPolice
 from .config import with_posterior_draw
 from .metrics import SPELL_OPEN, STATE_COLUMNS, Recorder, run_metrics
 from .params import CENTRE_KINDS, REGIMES, Config, Regime
-from .population import Population, Wards, create_population, family_levers
+from .population import Population, Wards, create_population
 from .processes import centres
 from .processes.base import Assembly
 from .processes.registry import ASSEMBLY
@@ -109,13 +109,6 @@ class DiversionModel(mesa.Model):
         self.switched = False  # False during the burn-in (no agents, no run tables)
         self.n_centres = {k: getattr(cfg.population.centres, k).n_centres for k in CENTRE_KINDS}
         self.capacity = {k: getattr(cfg.population.centres, k).n_capacity for k in CENTRE_KINDS}
-        fam = cfg.params.family
-        self.burden_weights = np.zeros(len(State), np.float32)
-        self.burden_weights[State.USING] = fam.rel_burden_using
-        self.burden_weights[State.REFERRED] = fam.rel_burden_using
-        self.burden_weights[[State.METHADONE, State.RECOVERY, State.RESIDENTIAL]] = (
-            fam.rel_burden_treatment)
-        self.burden_weights[State.DETAINED] = fam.rel_burden_detained
         self._warm_start(pop_seed, burn_in_dir)
         self._switch()
         self.metrics = Recorder(self.n_weeks, cfg.output.events, self.assembly.weekly)
@@ -197,12 +190,12 @@ class DiversionModel(mesa.Model):
         p, sc = self.pop, self.cfg.scenario
         rows = np.arange(p.n)
         self.wards.n_coordinators[:] = sc.n_coordinators_per_ward
-        family_levers(self, rows)
+        for hook in self.assembly.switch_hooks:  # e.g. family levers (processes/family.py)
+            hook(self)
         # services "during the run": those in a centre or treatment at the switch use it now
         p.services[:] = 0
         for state, flag in SERVICE_OF_STATE.items():
             p.services[p.state == state] |= np.uint16(flag)
-        p.family_burden[:] = -self.open_burden(rows)  # burden counts from week 0
         p.pending[:] = False
         if sc.voluntary_only:  # dossiers compiled under the status quo lapse: centres no longer detain
             pending = np.flatnonzero(p.dossier)
@@ -277,13 +270,14 @@ class DiversionModel(mesa.Model):
     def _initial_schedule(self, rng: np.random.Generator) -> None:
         p, sc = self.pop, self.cfg.scenario
         n, w = p.n, self.week
-        # elapsed time in the initial state (assumption: uniform over a typical spell; the
-        # burn-in washes it out)
+        # elapsed time in the initial state: uniform over population.dur_init_abstinent_max /
+        # dur_init_methadone_max weeks (assumptions; the burn-in washes them out)
+        pp = self.cfg.population
         p.since[:] = w
         abst = p.state == State.ABSTINENT
-        p.since[abst] = w - rng.integers(0, 52, n)[abst]
+        p.since[abst] = w - rng.integers(0, int(pp.dur_init_abstinent_max), n)[abst]
         mmt = p.state == State.METHADONE
-        p.since[mmt] = w - rng.integers(0, 104, n)[mmt]
+        p.since[mmt] = w - rng.integers(0, int(pp.dur_init_methadone_max), n)[mmt]
         for kind, state in centres.KIND_STATE.items():  # initial occupancy within capacity
             inside = np.flatnonzero(p.state == state)
             p.state[inside] = State.USING
@@ -303,11 +297,6 @@ class DiversionModel(mesa.Model):
     def log(self, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
         """Record ``kind`` for the people ``idx`` this week (event table and weekly flows)."""
         self.metrics.log(self.week, kind, idx, info)
-
-    def open_burden(self, rows: np.ndarray | int) -> np.ndarray:
-        """Family burden of the current spell, not yet added to ``pop.family_burden``."""
-        p = self.pop
-        return (self.week - p.since[rows]) * self.burden_weights[p.state[rows]] * p.has_family[rows]
 
     def step(self) -> None:
         """One week: the processes' start hooks (entrants) → due events in phase order → end
@@ -347,7 +336,6 @@ class DiversionModel(mesa.Model):
         """Result tables at the current week (open relapse episodes are censored here)."""
         rec, p = self.metrics, self.pop
         open_ = np.flatnonzero((p.exit_type != 0) & (p.exit_week >= 0))
-        final_burden = p.family_burden + self.open_burden(np.arange(p.n))
         saved = rec.episodes.n
         rec.episodes.add(person=open_, exit_type=p.exit_type[open_], exit_week=p.exit_week[open_],
                          weeks=self.week - p.exit_week[open_], observed=np.zeros(open_.size, bool),
@@ -356,12 +344,10 @@ class DiversionModel(mesa.Model):
         saved_spells = rec.spells.n
         rec.spells.add(person=treat, state=p.state[treat], start_week=p.since[treat],
                        weeks=self.week - p.since[treat], end=SPELL_OPEN)
-        burden, p.family_burden = p.family_burden, final_burden
         try:
             metrics = run_metrics(self)
             episodes, spells = rec.episodes_frame(), rec.spells_frame()
         finally:
             rec.episodes.n, rec.spells.n = saved, saved_spells
-            p.family_burden = burden
         return RunResult(weekly=rec.weekly_frame(), events=rec.events_frame(),
                          episodes=episodes, metrics=metrics, spells=spells)

@@ -87,6 +87,8 @@ class PopulationParams:
     share_init_methadone: float = MISSING
     share_init_detained: float = MISSING
     dur_since_release_init: float = MISSING  # weeks: last release of the ever-detained at the start
+    dur_init_abstinent_max: float = MISSING  # weeks abstinent at the start: uniform up to this
+    dur_init_methadone_max: float = MISSING  # weeks on methadone at the start: uniform up to this
     p_engage_by_district: list[float] = MISSING  # referred clients who engage with the coordinator
     moves: str = MISSING  # "out_in": moves leave the population, others move in;
     # "between_wards": the population is closed to migration, a move changes the ward
@@ -186,6 +188,9 @@ class RegisterParams:
 @dataclass
 class DetentionParams:
     dur_supervision: float = MISSING
+    # released people linked to services who are planned onto methadone (opioid users); None:
+    # the coordinators' plan share, params.coordination.p_plan_methadone
+    p_linked_methadone: float | None = MISSING
     rate_cost_vnd_per_person_year: float = MISSING
 
 
@@ -309,7 +314,7 @@ def _is_number(v: Any) -> bool:
 
 def _check_scalar(key: str, name: str, v: Any) -> None:
     if v is None:
-        if name in ("n_capacity", "posterior_file"):
+        if name in ("n_capacity", "posterior_file", "p_linked_methadone"):  # null has a meaning
             return
         _fail(key, v, "a value is required")
     if isinstance(v, (str, bool)):

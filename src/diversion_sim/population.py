@@ -36,7 +36,6 @@ COLUMNS: dict[str, tuple[str, int | float | bool]] = {
     "family_employment": ("?", False),
     "family_insists": ("?", False),
     "family_supported": ("?", False),  # reached by family support services
-    "family_burden": ("f4", 0.0),  # burden units accumulated this run
     "entry_week": ("i4", FAR_PAST),  # week the person joined the register (FAR_PAST: at the start)
     # dynamic state
     "state": ("i1", 0),

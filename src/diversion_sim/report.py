@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import exit_with
 from .metrics import RESULTS
 from .plots import finish
 from .plots import setup as _setup
-from .errors import exit_with
 from .sweep import REFERENCE, SweepError
 
 LABEL = {r.name: r.label for r in RESULTS}
@@ -118,7 +118,7 @@ def fig_differences(summary: pd.DataFrame, order: list[str], path: Path) -> bool
 
 
 def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
-    from lifelines import KaplanMeierFitter
+    from .metrics import km_fit
 
     plt, sns = _setup()
     ep = episodes[episodes["exit_type"].astype(str) == "release"]
@@ -130,7 +130,7 @@ def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
         d = ep[ep["scenario"] == sc]
         if len(d) < 5:
             continue
-        km = KaplanMeierFitter().fit(d["weeks"], d["observed"], label=f"{sc} (n={len(d):,})")
+        km = km_fit(d["weeks"], d["observed"], label=f"{sc} (n={len(d):,})")
         km.plot_survival_function(ax=ax, ci_show=True, color=pal[sc], lw=1.6)
     ax.set_xlim(0, 104)
     ax.set_ylim(0, 1)

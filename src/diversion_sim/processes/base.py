@@ -13,7 +13,8 @@ A *process* is one module that ends with ``PROCESS = Process(...)``. It declares
 - ``handlers``: what happens when one of its events is due (:class:`Handler`; ``phase`` orders
   the handlers of a week, see :data:`PHASE_GUIDE`);
 - weekly hooks: ``start`` (before due events, e.g. entrants), ``end`` (after them, e.g. the
-  coordinators' assessments), ``on_enter`` (called on every change of state);
+  coordinators' assessments), ``on_enter`` (called on every change of state, before it is
+  made), ``on_switch`` (week 0, when the scenario's levers take effect);
 - results: ``weekly`` columns (one number a week each, from ``record``) and run-level
   ``results`` (name, label, unit) with a ``metrics`` function that computes them.
 
@@ -111,6 +112,7 @@ class Process:
     start: Callable[[DiversionModel], None] | None = None
     end: Callable[[DiversionModel], None] | None = None
     on_enter: Callable[[DiversionModel, np.ndarray, np.ndarray, int], None] | None = None
+    on_switch: Callable[[DiversionModel], None] | None = None  # week 0: the scenario's levers
     weekly: tuple[str, ...] = ()  # names of its weekly columns
     record: Callable[[DiversionModel], tuple[float, ...]] | None = None  # their values this week
     results: tuple[Result, ...] = ()
@@ -139,6 +141,7 @@ class Assembly:
     starts: tuple[Callable, ...]
     ends: tuple[Callable, ...]
     enter_hooks: tuple[Callable, ...]
+    switch_hooks: tuple[Callable, ...]
     weekly: tuple[str, ...]  # every weekly column, in process order
     records: tuple[tuple[Callable, slice], ...]  # each process's record hook and its columns
     results: tuple[Result, ...]
@@ -195,6 +198,7 @@ def assemble(processes: tuple[Process, ...] | list[Process],
         starts=tuple(p.start for p in processes if p.start is not None),
         ends=tuple(p.end for p in processes if p.end is not None),
         enter_hooks=tuple(p.on_enter for p in processes if p.on_enter is not None),
+        switch_hooks=tuple(p.on_switch for p in processes if p.on_switch is not None),
         weekly=tuple(weekly), records=tuple(records),
         results=tuple(r for p in processes for r in p.results),
         metrics=tuple(p.metrics for p in processes if p.metrics is not None),

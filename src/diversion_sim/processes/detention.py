@@ -1,6 +1,6 @@
 """Compulsory detention: a stay of fixed length (set at admission, :mod:`.policing`), then
 release under supervision; some released people are linked to community services
-(``scenario.p_release_linkage``), opioid users to methadone with the coordinators' plan share.
+(``scenario.p_release_linkage``), opioid users to methadone with ``p_linked_methadone``.
 Parameters: ``params.detention`` and the scenario's stay lengths."""
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def _release(m: DiversionModel, b: Batch) -> np.ndarray:
 
 def on_release(m: DiversionModel, idx: np.ndarray) -> None:
     """Release from compulsory detention: supervision starts; some are linked to services."""
-    p, sc, cp = m.pop, m.cfg.scenario, m.cfg.params.coordination
+    p, sc, dp = m.pop, m.cfg.scenario, m.cfg.params.detention
+    p_mmt = (m.cfg.params.coordination.p_plan_methadone if dp.p_linked_methadone is None
+             else dp.p_linked_methadone)
     m.log(Event.RELEASE, idx)
     p.release_week[idx] = m.week
     p.tolerance_week[idx] = m.week
@@ -42,7 +44,7 @@ def on_release(m: DiversionModel, idx: np.ndarray) -> None:
     m.log(Event.LINKED, linked)
     ul = u[1][u[0] < sc.p_release_linkage]
     opioid = p.drug[linked] == Drug.OPIOID
-    to_mmt = linked[opioid & (ul < cp.p_plan_methadone)]
+    to_mmt = linked[opioid & (ul < p_mmt)]
     to_rec = np.setdiff1d(linked, to_mmt, assume_unique=True)
     rest = np.setdiff1d(idx, np.concatenate([to_mmt, to_rec]), assume_unique=True)
     left = start_treatment(m, to_mmt, State.METHADONE)

@@ -14,6 +14,7 @@ from ..population import COLUMNS
 from . import (
                coordination,
                detention,
+               family,
                mortality,
                movement,
                policing,
@@ -34,5 +35,6 @@ PROCESSES = (
     register.PROCESS,
     coordination.PROCESS,
     use_on_methadone.PROCESS,
+    family.PROCESS,
 )
 ASSEMBLY = assemble(PROCESSES, core_columns=COLUMNS)

@@ -28,7 +28,6 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
     if idx.size == 0:
         return
     p = m.pop
-    p.family_burden[idx] += m.open_burden(idx)  # close the family's burden of the old spell
     old = p.state[idx]
     ended = idx[IS_TREATMENT[old] & (p.since[idx] >= 0)]
     if ended.size:  # treatment spells started in the run's period (week >= 0) end here
