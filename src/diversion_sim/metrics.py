@@ -61,7 +61,6 @@ CORE_RESULTS = [
     Result("cum_admissions", "Compulsory admissions", "people"),
     Result("admissions_per_1000", "Compulsory admissions per 1,000 registered", "per 1,000"),
     Result("person_years_detained", "Person-years detained", "person-years"),
-    Result("cost_detention_vnd", "Cost of detention", "VND"),
     Result("releases", "Releases from compulsory centres", "people"),
     Result("relapse_26w_release", "Relapsed within 26 weeks of release (KM)", "share"),
     Result("relapse_52w_release", "Relapsed within 52 weeks of release (KM)", "share"),
@@ -77,6 +76,7 @@ CORE_RESULTS = [
     Result("share_assessed", "Ever assessed with a treatment plan", "share"),
     Result("share_methadone", "Ever on methadone", "share"),
     Result("share_hiv_test", "Ever referred to HIV testing", "share"),
+    Result("share_hiv_tested", "Ever tested for HIV after a referral", "share"),
     Result("share_legal", "Ever given legal aid", "share"),
     Result("share_recovery", "Ever in recovery support", "share"),
     Result("share_residential", "Ever in voluntary residential treatment", "share"),
@@ -224,7 +224,6 @@ def run_metrics(model) -> dict[str, float]:
         "cum_admissions": float(flows[Event.ADMIT]),
         "admissions_per_1000": 1000.0 * flows[Event.ADMIT] / n,
         "person_years_detained": float(py_det),
-        "cost_detention_vnd": float(py_det * cfg.params.detention.rate_cost_vnd_per_person_year),
         "releases": float(flows[Event.RELEASE]),
     }
     ep = rec.episodes
@@ -241,7 +240,7 @@ def run_metrics(model) -> dict[str, float]:
     surv, _ = kaplan_meier(dur[treated], obs[treated], [52.0])
     out["relapse_52w_any"] = float(1 - surv[0])
     for name, flag in (("referred", Service.REFERRED), ("assessed", Service.ASSESSED),
-                       ("methadone", Service.METHADONE), ("hiv_test", Service.HIV_TEST),
+                       ("methadone", Service.METHADONE), ("hiv_test", Service.HIV_TEST), ("hiv_tested", Service.HIV_TESTED),
                        ("legal", Service.LEGAL), ("recovery", Service.RECOVERY),
                        ("residential", Service.RESIDENTIAL), ("ats", Service.ATS),
                        ("detained", Service.DETAINED)):

@@ -20,7 +20,9 @@ prefix                meaning                                      allowed
 from __future__ import annotations
 
 import difflib
+import functools
 import math
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from typing import Any
 
@@ -121,6 +123,7 @@ class CoordinationParams:
     p_plan_residential: float = MISSING
     p_plan_ats: float = MISSING  # methamphetamine users, when community ATS treatment exists
     p_refer_hiv: float = MISSING
+    p_hiv_test_done: float = MISSING  # of clients referred to HIV testing, the share tested
     p_refer_legal: float = MISSING
     p_refer_mental: float = MISSING
     p_refer_vocational: float = MISSING
@@ -191,7 +194,6 @@ class DetentionParams:
     # released people linked to services who are planned onto methadone (opioid users); None:
     # the coordinators' plan share, params.coordination.p_plan_methadone
     p_linked_methadone: float | None = MISSING
-    rate_cost_vnd_per_person_year: float = MISSING
 
 
 @dataclass
@@ -233,7 +235,6 @@ def _process_sections() -> list[tuple[str, type, Any]]:
 ModelParams = make_dataclass("ModelParams", _process_sections(), bases=(CoreParams,))
 ModelParams.__module__ = __name__
 ModelParams.__doc__ = "Model parameters: the core sections and each process's own section."
-_SECTION_TYPES = {cls.__name__: cls for _, cls, _ in _process_sections()}
 
 
 @dataclass
@@ -246,6 +247,7 @@ class ScenarioParams:
     voluntary_only: bool = MISSING  # centres admit only voluntarily (seed 003)
     n_coordinators_per_ward: float = MISSING
     rel_assess_capacity: float = MISSING  # counsellors/coaches multiply assessment capacity
+    n_support_staff_per_district: float = MISSING  # counsellors and peer recovery coaches (costed)
     p_assess_complete: float = MISSING  # engaged clients who get a full assessment + plan
     n_tests_refer: int = MISSING  # diversion: police refer at this positive test in the window
     dur_refer_after_release: float = MISSING  # ... or at any positive test this soon after release
@@ -330,7 +332,8 @@ def _check_scalar(key: str, name: str, v: Any) -> None:
     elif name.startswith("n_"):
         if v < 0:
             _fail(key, v, "a count must be >= 0")
-        if name not in ("n_coordinators_per_ward", "n_mean_prior_detentions") and v != int(v):
+        if name not in ("n_coordinators_per_ward", "n_mean_prior_detentions",
+                        "n_hours_per_month", "n_support_staff_per_district") and v != int(v):
             _fail(key, v, "a count must be a whole number")
     elif name.startswith(("shape_", "scale_")):
         if v <= 0:
@@ -417,6 +420,11 @@ def validate(cfg: Config) -> Config:
         _fail("params.coordination.p_plan_recovery", c.p_plan_recovery,
               f"p_plan_recovery + p_plan_residential (= {plan:.3g}) must be <= 1: both are shares "
               "of the clients not sent to methadone/ATS treatment")
+    from .processes.registry import PROCESSES
+
+    for proc in PROCESSES:  # each process's own cross-field rules
+        if proc.check is not None and proc.params is not None:
+            proc.check(getattr(par, proc.name))
     rules = REGIMES[sc.regime]
     if rules.coordinators and sc.n_coordinators_per_ward <= 0:
         _fail("scenario.n_coordinators_per_ward", sc.n_coordinators_per_ward,
@@ -428,11 +436,17 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
-def _field_type(f: Any) -> Any:
-    """The declared type of a dataclass field (annotations are strings here)."""
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _field_type(cls: type, f: Any) -> Any:
+    """The declared type of field ``f`` of dataclass ``cls`` (annotations may be strings, also
+    in the processes' own parameter dataclasses)."""
     if not isinstance(f.type, str):
         return f.type
-    return globals().get(f.type, _SECTION_TYPES.get(f.type, f.type))
+    return _hints(cls).get(f.name, f.type)
 
 
 def unknown_key_message(key: str) -> str:
@@ -446,7 +460,7 @@ def unknown_key_message(key: str) -> str:
             hint = f" Did you mean '{'.'.join(parts[:i] + close)}'?" if close else ""
             return (f"config key '{'.'.join(parts[:i + 1])}' is not allowed: there is no such key; "
                     f"valid keys here are {sorted(known)}.{hint}")
-        node = _field_type(known[part])
+        node = _field_type(node, known[part])
         if not is_dataclass(node):
             break
     return f"config key '{key}' is not allowed: there is no such key."
@@ -464,7 +478,7 @@ def _reject_unknown(node: Any, schema: type, prefix: str) -> None:
             continue
         if key not in known:
             raise ConfigError(unknown_key_message(f"{prefix}{key}"))
-        sub = _field_type(known[key])
+        sub = _field_type(schema, known[key])
         if is_dataclass(sub):
             _reject_unknown(node[key], sub, f"{prefix}{key}.")
 

@@ -10,6 +10,7 @@ release (Kaplan-Meier over all replicates), the service cascade, and people in e
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import html
 import json
 import textwrap
@@ -26,9 +27,10 @@ from .sweep import REFERENCE, SweepError
 
 LABEL = {r.name: r.label for r in RESULTS}
 UNIT = {r.name: r.unit for r in RESULTS}
-HEADLINE = ["cum_admissions", "person_years_detained", "cost_detention_vnd", "relapse_52w_release",
+HEADLINE = ["cum_admissions", "person_years_detained", "cost_total_vnd", "relapse_52w_release",
             "relapse_52w_any", "share_assessed", "share_methadone", "share_hiv_test", "share_legal",
             "drug_free_weeks_per_person", "share_weeks_using_on_methadone", "deaths",
+            "overdose_deaths_after_exit",
             "coordinator_caseload_ratio"]
 CASCADE = ["share_referred", "share_assessed", "share_methadone", "share_recovery", "share_hiv_test",
            "share_legal", "share_detained"]
@@ -65,6 +67,21 @@ def _fmt(v: float, unit: str) -> str:
     if unit == "VND":
         return f"{v / 1e9:,.2f} bn"
     return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _signed(d: float, unit: str) -> str:
+    return (f"{100 * d:+.1f} pp" if unit == "share" else f"{d / 1e9:+,.2f} bn" if unit == "VND"
+            else f"{d:+,.3g}" if abs(d) < 1000 else f"{d:+,.0f}")
+
+
+def _diff(r: Any, unit: str) -> str:
+    """A paired difference with its own 90% interval; one that holds zero says so."""
+    if "diff_mean" not in r or not np.isfinite(r["diff_mean"]):
+        return "n/a"
+    txt = f"{_signed(r['diff_mean'], unit)} [{_signed(r['diff_q05'], unit)}, {_signed(r['diff_q95'], unit)}]"
+    if r["diff_q05"] <= 0 <= r["diff_q95"]:
+        txt += " <i>(interval includes 0: no difference shown)</i>"
+    return txt
 
 
 def fig_headline(runs: pd.DataFrame, order: list[str], path: Path) -> None:
@@ -198,15 +215,134 @@ def _table(summary: pd.DataFrame, order: list[str]) -> str:
             r = r.iloc[0]
             u = UNIT[m]
             txt = f"{_fmt(r['mean'], u)}<br><small>[{_fmt(r['q05'], u)}, {_fmt(r['q95'], u)}]</small>"
-            if sc != REFERENCE and "diff_mean" in r and np.isfinite(r["diff_mean"]):
-                d = r["diff_mean"]
-                dtxt = (f"{100 * d:+.1f} pp" if u == "share" else
-                        f"{d / 1e9:+,.2f} bn" if u == "VND" else f"{d:+,.3g}")
-                txt += f"<br><small>vs {REFERENCE}: {dtxt}</small>"
+            if sc != REFERENCE:
+                txt += f"<br><small>vs {REFERENCE}: {_diff(r, u)}</small>"
             cells.append(f"<td>{txt}</td>")
         rows.append(f"<tr><th>{html.escape(LABEL[m])}</th>{''.join(cells)}</tr>")
     head = "".join(f"<th>{html.escape(o)}</th>" for o in order)
     return f"<table><tr><th>result</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _cost_info(root: Path) -> dict[str, Any]:
+    """Price year, exchange rate and discount rate of the sweep's runs (meta.json)."""
+    for meta in sorted(root.glob("runs/scenario=*/replicate=*/meta.json")):
+        try:
+            return json.loads(meta.read_text()).get("costs") or {}
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
+def fig_ce_plane(runs: pd.DataFrame, order: list[str], path: Path) -> bool:
+    """Cost-effectiveness plane: one point per paired replicate and scenario."""
+    from .economics import COST, EFFECTS, paired_differences
+
+    metric, _ = EFFECTS["drug-free person-year"]
+    pairs = paired_differences(runs, REFERENCE, [COST, metric])
+    if pairs.empty:
+        return False
+    plt, sns = _setup()
+    pal = dict(zip(order, sns.color_palette("tab10", len(order))))
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for sc in [o for o in order if o != REFERENCE]:
+        d = pairs[pairs["scenario"] == sc]
+        ax.scatter(d[f"d_{metric}"], d[f"d_{COST}"] / 1e9, s=16, alpha=0.7, color=pal[sc], label=sc)
+        ax.scatter(d[f"d_{metric}"].mean(), d[f"d_{COST}"].mean() / 1e9, s=90, marker="X",
+                   color=pal[sc], edgecolor="black", linewidth=0.6, zorder=3)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(f"drug-free person-years gained vs {REFERENCE} (discounted)")
+    ax.set_ylabel(f"extra cost vs {REFERENCE} (bn VND, discounted)")
+    ax.set_title("Cost-effectiveness plane: one dot per paired replicate, X = mean\n"
+                 "(right of 0: more drug-free years; below 0: cheaper)")
+    ax.legend(fontsize=8, loc="best")
+    finish(fig, path)
+    return True
+
+
+def fig_ceac(accept: pd.DataFrame, order: list[str], path: Path, vnd_per_usd: float) -> bool:
+    """Acceptability: share of paired replicates with positive net monetary benefit."""
+    if accept.empty:
+        return False
+    plt, sns = _setup()
+    pal = dict(zip(order, sns.color_palette("tab10", len(order))))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for sc in [o for o in order if o != REFERENCE]:
+        d = accept[accept["scenario"] == sc]
+        ax.plot(d["wtp_vnd"] / 1e6, d["p_cost_effective"], color=pal[sc], lw=1.6, label=sc)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("willingness to pay per drug-free person-year (million VND)")
+    ax.set_ylabel(f"share of replicates cost-effective vs {REFERENCE}")
+    if vnd_per_usd:
+        sec = ax.secondary_xaxis("top", functions=(lambda x: x * 1e6 / vnd_per_usd,
+                                                   lambda x: x * vnd_per_usd / 1e6))
+        sec.set_xlabel("US$ per drug-free person-year")
+    ax.legend(fontsize=8, loc="center right")
+    fig.suptitle("Cost-effectiveness acceptability: share of paired replicates in which the "
+                 "scenario's net benefit is positive", fontsize=10, y=1.02)
+    finish(fig, path)
+    return True
+
+
+def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order: list[str],
+                   out: Path) -> str:
+    """Costs by component and payer, the ICERs and the two figures; empty without costs."""
+    from .economics import acceptability, icer_table
+    from .processes.costs import COMPONENTS, LABELS, UNITS
+
+    if "cost_total_vnd" not in set(runs["metric"]):
+        return ""
+    info = _cost_info(root)
+    year, rate, fx = info.get("price_year", "?"), info.get("rate_discount"), info.get("vnd_per_usd")
+    disc = f"discounted at {100 * rate:.0f}% a year from week 0" if rate is not None else "discounted"
+    rows = [(f"cost_{c}_vnd", f"{LABELS[c]} <small>(per {UNITS[c]})</small>") for c in COMPONENTS]
+    rows += [("cost_government_vnd", "<b>Government</b>"),
+             ("cost_client_vnd", "<b>Clients and families</b> (out of pocket)"),
+             ("cost_total_vnd", "<b>Total</b>"), ("cost_per_person_vnd", "Total per person")]
+    body = []
+    for metric, label in rows:
+        cells = []
+        for sc in order:
+            r = summary[(summary["metric"] == metric) & (summary["scenario"] == sc)]
+            if r.empty:
+                cells.append("<td></td>")
+                continue
+            r = r.iloc[0]
+            txt = f"{_fmt(r['mean'], 'VND')}<br><small>[{_fmt(r['q05'], 'VND')}, {_fmt(r['q95'], 'VND')}]</small>"
+            if sc != REFERENCE:
+                txt += f"<br><small>vs {REFERENCE}: {_diff(r, 'VND')}</small>"
+            cells.append(f"<td>{txt}</td>")
+        body.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{html.escape(o)}</th>" for o in order)
+    econ = icer_table(runs, REFERENCE)
+    erows = []
+    for r in econ.itertuples():
+        unit = "bn VND"
+        icer = (f"{r.icer / 1e6:,.1f} million VND [{r.icer_q05 / 1e6:,.1f}, {r.icer_q95 / 1e6:,.1f}]"
+                + (f"<br><small>US$ {r.icer / fx:,.0f}</small>" if fx else "")
+                if np.isfinite(r.icer) else "&mdash;")
+        erows.append(f"<tr><th>{html.escape(r.scenario)}</th><td>{html.escape(r.effect)}</td>"
+                     f"<td>{r.d_cost_mean / 1e9:+,.2f} [{r.d_cost_q05 / 1e9:+,.2f}, {r.d_cost_q95 / 1e9:+,.2f}] {unit}</td>"
+                     f"<td>{r.d_effect_mean:+,.2f} [{r.d_effect_q05:+,.2f}, {r.d_effect_q95:+,.2f}]</td>"
+                     f"<td>{icer}</td><td style='text-align:left'>{html.escape(r.reading)}</td></tr>")
+    figs = ""
+    if fig_ce_plane(runs, order, out / "ce_plane.png"):
+        figs += "<img src='ce_plane.png' alt='Cost-effectiveness plane'>"
+    if fig_ceac(acceptability(runs, REFERENCE), order, out / "ceac.png", fx or 0.0):
+        figs += "<img src='ceac.png' alt='Cost-effectiveness acceptability curve'>"
+    return (f"<h2>Costs and cost-effectiveness</h2><p>VND of {year} (bn = thousand million), {disc}, "
+            f"by component and payer; US$ at {fx:,.0f} VND per US$. Each unit cost, its source, "
+            "currency and price year is in docs/parameters.md (<code>params.costs</code>); values "
+            "marked <i>assumption</i> there enter the sensitivity analysis.</p>"
+            f"<table><tr><th>component</th>{head}</tr>{''.join(body)}</table>"
+            "<h3>Incremental cost-effectiveness against the status quo</h3>"
+            "<p>Differences are paired replicate by replicate (mean, 90% interval). Effects: "
+            "drug-free person-years gained (discounted) and deaths averted. The ICER is the ratio "
+            "of the mean differences with a bootstrap 90% interval over replicate pairs; a scenario "
+            "that is cheaper and better is <i>dominant</i>, and an effect whose interval includes "
+            "0 gives no ICER.</p><table><tr><th>scenario</th><th>effect</th><th>extra cost</th>"
+            "<th>effect gained</th><th>cost per unit gained</th><th>reading</th></tr>"
+            f"{''.join(erows)}</table>{figs}")
 
 
 def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path) -> str:
@@ -255,7 +391,8 @@ def write_report(root: Path) -> Path:
             ("relapse.png", "Relapse after release", fig_relapse, (episodes, order)),
             ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
             ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
-    sections = [_status_quo_section(root, runs, weekly, out)]
+    sections = [_status_quo_section(root, runs, weekly, out),
+                _costs_section(root, runs, summary, order, out)]
     for name, title, fn, args in figs:
         if fn(*args, out / name) is not False:
             sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")

@@ -100,7 +100,12 @@ def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
         df.to_parquet(tmp / f"{name}.parquet", index=False)
     meta = {"version": __version__, "config_hash": config_hash(cfg), "seed": cfg.seed,
             "population": cfg.population.name, "years": cfg.years, **ids, "timings_s": timings,
-            "tables": sorted(tables)}
+            "tables": sorted(tables),
+            "n_people": int(sum(cfg.population.n_people_by_district)),
+            "scenario_description": cfg.scenario.description,
+            "costs": {"price_year": cfg.params.costs.price_year,
+                      "vnd_per_usd": cfg.params.costs.vnd_per_usd,
+                      "rate_discount": cfg.params.costs.rate_discount}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     if folder.exists():  # an incomplete or stale folder left by an interrupted run
         shutil.rmtree(folder)

@@ -131,6 +131,7 @@ class Service(IntFlag):
     PEER = 1024
     LINKED = 2048
     DETAINED = 4096
+    HIV_TESTED = 8192  # tested for HIV after a coordinator's referral (not only referred)
 
 
 class Drug:

@@ -83,6 +83,8 @@ def summarise(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
         d = paired.groupby(["scenario", "metric"], sort=False)["diff"].agg(
             diff_mean="mean", diff_q05=lambda s: s.quantile(0.05),
             diff_q95=lambda s: s.quantile(0.95)).reset_index()
+        # an interval that holds zero is not a finding (the report says so beside the number)
+        d["diff_spans_zero"] = (d["diff_q05"] <= 0) & (d["diff_q95"] >= 0)
         out = out.merge(d, on=["scenario", "metric"], how="left")
     return out
 
@@ -114,10 +116,19 @@ def aggregate(root: Path, expected: dict[str, int] | None = None,
         if len(df):
             _atomic_parquet(df, root / f"{table}.parquet")
     summary = summarise(runs)
-    tmp = root / f".summary.csv.tmp-{os.getpid()}"
-    summary.to_csv(tmp, index=False)
-    os.replace(tmp, root / "summary.csv")
+    _atomic_csv(summary, root / "summary.csv")
+    from .economics import acceptability, icer_table
+
+    if REFERENCE in set(runs["scenario"]) and "cost_total_vnd" in set(runs["metric"]):
+        _atomic_csv(icer_table(runs, REFERENCE), root / "economics.csv")
+        _atomic_csv(acceptability(runs, REFERENCE), root / "acceptability.csv")
     return summary
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
 
 
 KEY_METRICS = ("cum_admissions", "person_years_detained", "relapse_52w_release",

@@ -117,6 +117,9 @@ class Process:
     record: Callable[[DiversionModel], tuple[float, ...]] | None = None  # their values this week
     results: tuple[Result, ...] = ()
     metrics: Callable[[DiversionModel, dict[str, np.ndarray]], dict[str, float]] | None = None
+    # cross-field rules of its parameters: check(params section) -> None, raising
+    # ConfigError with the key, the value and what is allowed
+    check: Callable[[Any], None] | None = None
     codes: dict[str, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:

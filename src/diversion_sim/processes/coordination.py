@@ -72,6 +72,11 @@ def assess(m: DiversionModel, idx: np.ndarray) -> None:
     u = m.streams.uniform("plan", idx, m.week, slots=len(ANCILLARY) + 1)
     for row, (name, flag) in enumerate(ANCILLARY):
         p.services[idx[u[row] < getattr(cp, name)]] |= np.uint16(flag)
+    hiv = idx[u[0] < cp.p_refer_hiv]  # of those referred, some are tested (own keyed draw)
+    tested = hiv[m.streams.uniform("hiv_test_done", hiv, m.week) < cp.p_hiv_test_done]
+    p.services[tested] |= np.uint16(Service.HIV_TESTED)
+    m.log(HIV_TEST, tested)
+    m.log(LEGAL_AID, idx[u[1] < cp.p_refer_legal])
 
     # primary plan: methadone (opioids only) | community ATS (meth, if available) |
     # recovery support | voluntary residential | none (stays using, followed by the coordinator)
@@ -120,4 +125,7 @@ PROCESS = Process(
     handlers=(Handler(Event.SCREEN_ONLY, on_screen_only, 70),),
     end=step,
     weekly=("caseload", "wards_at_capacity", "queue"), record=_record,
+    events={"hiv_test": "tested for HIV after a coordinator's referral",
+            "legal_aid": "given legal aid after a coordinator's referral"},
 )
+HIV_TEST, LEGAL_AID = PROCESS.code("hiv_test"), PROCESS.code("legal_aid")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..population import family_levers
-from ..states import N_STATES
+from ..states import ALIVE_PRESENT, N_STATES
 from ..states import StateCode as State
 from .base import Process, Result
 
@@ -56,8 +56,15 @@ def _metrics(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, floa
     return {"family_burden_per_family": float(total.sum() / fam) if fam else float("nan")}
 
 
+def _record(m: DiversionModel) -> tuple[float]:
+    """Families reached by family support services whose relative is on the register."""
+    p = m.pop
+    return (float(np.count_nonzero(p.family_supported & ALIVE_PRESENT[p.state])),)
+
+
 PROCESS = Process(
     name="family", doc=__doc__,
+    weekly=("families_supported",), record=_record,
     columns={"family_burden": ("f4", 0.0)},  # burden units accumulated this run
     on_enter=on_enter, on_switch=on_switch,
     results=(Result("family_burden_per_family", "Family burden units per family", "units"),),

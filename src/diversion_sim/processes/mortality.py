@@ -13,7 +13,7 @@ from .. import hazards as hz
 from ..states import N_STATES, Tolerance
 from ..states import EventCode as Event
 from ..states import StateCode as State
-from .base import Batch, Handler, Process, Risk
+from .base import Batch, Handler, Process, Result, Risk
 from .transitions import close_episodes, enter
 
 if TYPE_CHECKING:
@@ -67,14 +67,43 @@ def _death(m: DiversionModel, b: Batch) -> np.ndarray:
     return death_wait(m, b.idx, b.state)
 
 
+def excess_fraction(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
+    """Share of each person's current death hazard that is the overdose excess after an exit
+    that lowered tolerance, (multiplier - 1) / multiplier: 0 outside the excess weeks."""
+    p = m.pop
+    since = (m.week - p.tolerance_week[idx]).astype(float)
+    breaks = np.asarray(m.cfg.params.mortality.dur_excess_segments, float)
+    seg = np.searchsorted(breaks, since, side="left")  # weeks (0, b1] -> 0, (b1, b2] -> 1, later 2
+    mult = tolerance_multipliers(m)[p.tolerance_kind[idx], np.minimum(seg, 2)]
+    mult = np.where(p.state[idx] == State.DETAINED, 1.0, mult)
+    return (mult - 1.0) / mult
+
+
 def on_death(m: DiversionModel, idx: np.ndarray) -> None:
+    m.__dict__["_excess_deaths"] = (m.week, float(excess_fraction(m, idx).sum()))
     close_episodes(m, idx, observed=False)
     m.log(Event.DEATH, idx, m.pop.state[idx])
     enter(m, idx, State.DEAD)
+
+
+def _record(m: DiversionModel) -> tuple[float]:
+    week, value = m.__dict__.get("_excess_deaths", (None, 0.0))
+    return (value if week == m.week else 0.0,)
+
+
+def _metrics(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, float]:
+    return {"overdose_deaths_after_exit": float(weekly["overdose_deaths_after_exit"][1:].sum())}
 
 
 PROCESS = Process(
     name="mortality", doc=__doc__,
     risks=(Risk("death", ON_REGISTER, _death, Event.DEATH),),
     handlers=(Handler(Event.DEATH, on_death, 10),),
+    # expected number of this week's deaths that are the overdose excess after release, detox
+    # or leaving methadone: the sum over deaths of (multiplier - 1) / multiplier
+    weekly=("overdose_deaths_after_exit",), record=_record,
+    results=(Result("overdose_deaths_after_exit",
+                    "Overdose deaths after release, detox or leaving methadone (attributable)",
+                    "deaths"),),
+    metrics=_metrics,
 )

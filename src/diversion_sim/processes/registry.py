@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..population import COLUMNS
 from . import (
                coordination,
+               costs,
                detention,
                family,
                mortality,
@@ -36,5 +37,6 @@ PROCESSES = (
     coordination.PROCESS,
     use_on_methadone.PROCESS,
     family.PROCESS,
+    costs.PROCESS,  # reads the run's tables: last
 )
 ASSEMBLY = assemble(PROCESSES, core_columns=COLUMNS)
