@@ -33,8 +33,14 @@ def test_default_sweep_small(tmp_path):
     assert {"mean", "q05", "q95", "diff_mean"} <= set(summary.columns)
     assert "compulsory" in r.stdout and "pilot_diversion" in r.stdout
     html = (root / "report" / "report.html").read_text()  # the planners' report
-    for png in ("headline.png", "differences.png", "relapse.png", "cascade.png", "occupancy.png"):
+    for png in ("headline.png", "differences.png", "relapse.png", "cascade.png", "occupancy.png",
+                "ce_plane.png", "ceac.png"):
         assert (root / "report" / png).stat().st_size > 10_000 and png in html
+    assert "Costs and cost-effectiveness" in html and "Clients and families" in html
+    econ = pd.read_csv(root / "economics.csv")  # one row per scenario and effect
+    assert set(econ["scenario"]) == set(scenario_names()) - {"compulsory"}
+    assert {"drug-free person-year", "death averted"} == set(econ["effect"])
+    assert {"cost_total_vnd", "cost_client_vnd", "drug_free_person_years"} <= set(runs["metric"])
     assert "law_2026" in html and "Compulsory admissions" in html
 
 
