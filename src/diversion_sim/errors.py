@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import sys
 
-from .params import ConfigError
-
 __all__ = ["ConfigError", "SweepError", "debug", "exit_with"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is outside its domain; the message says which and how to fix it."""
 
 
 class SweepError(RuntimeError):

@@ -28,6 +28,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from .errors import ConfigError  # noqa: F401  (re-exported: the schema's error)
+
 
 @dataclass(frozen=True)
 class Regime:
@@ -50,8 +52,6 @@ MOVES = ("out_in", "between_wards")
 CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
 
 
-class ConfigError(ValueError):
-    """A configuration value is outside its domain; the message says which and how to fix it."""
 
 
 # --------------------------------------------------------------------------- schema

@@ -111,7 +111,7 @@ def price_factor(costs: CostsParams, year: int, currency: str) -> float:
 def check(costs: CostsParams) -> None:
     """Every unit cost can be brought to the price year: a known currency, a CPI change for
     every year in between, an exchange rate for every US$ year."""
-    from ..params import ConfigError
+    from ..errors import ConfigError
 
     if len(costs.cpi_years) != len(costs.cpi_growth):
         raise ConfigError(f"config key 'params.costs.cpi_growth' = {list(costs.cpi_growth)} is not "
