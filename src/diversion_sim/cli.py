@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import compose_config, config_dir, hydra_message, name_scenario, options, scenario_names  # noqa: F401
-from .errors import debug, exit_with
+from .errors import SweepError, debug, exit_with
 from .params import ConfigError, register_schema, to_config
 
 log = logging.getLogger("diversion_sim")
@@ -86,7 +86,7 @@ def preflight(argv: list[str]) -> int:
             axes = _axes(task)
             first = [_expand_globs([a[0]], search)[0] for a in axes]
             base = compose("config", overrides=first + hydra_over, return_hydra_config=True)
-        except HydraException as exc:
+        except (HydraException, ValueError) as exc:
             raise ConfigError(hydra_message(exc, search)) from None
         mode = str(OmegaConf.select(base, "hydra.mode") or "RUN")
         multirun = "-m" in argv or "--multirun" in argv or mode.endswith("MULTIRUN")
@@ -99,23 +99,82 @@ def preflight(argv: list[str]) -> int:
                               "(hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep")
         axes = [_expand_globs(a, search) for a in axes]
         jobs = [list(c) for c in itertools.product(*axes)]
+        _check_launcher(base)
         seen: dict[tuple[str, ...], list[str]] = {}
+        last = None
         for job in jobs:
             try:
                 cfg = compose("config", overrides=job + hydra_over, return_hydra_config=True)
-            except HydraException as exc:
+            except (HydraException, ValueError) as exc:
                 raise ConfigError(hydra_message(exc, search)) from None
-            choice = OmegaConf.select(cfg, "hydra.runtime.choices.scenario")
+            choices = OmegaConf.select(cfg, "hydra.runtime.choices")
+            for group in ("scenario", "population", "params"):
+                if choices.get(group) is None:
+                    raise ConfigError(
+                        f"config key '{group}' = null is not allowed: choose one of "
+                        f"{', '.join(options(group, search))}.")
             with open_dict(cfg):
                 del cfg["hydra"]
-            name_scenario(cfg, choice)
-            to_config(cfg)
+            name_scenario(cfg, choices.get("scenario"))
+            last = to_config(cfg)
             key = tuple(sorted(job))
             if key in seen:
                 raise ConfigError(f"the sweep lists the same job twice ({' '.join(job)}): each "
                                   "scenario and value once, please.")
             seen[key] = job
+        if last is not None:
+            where = OmegaConf.select(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+            _check_writable("hydra.sweep.dir" if multirun else "hydra.run.dir", str(where))
     return len(jobs)
+
+
+def _check_launcher(base: Any) -> None:
+    """Launcher settings a job would reject later (joblib's n_jobs), refused now."""
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(base, "hydra.launcher._target_") or "")
+    if "joblib" in target.lower():
+        n = OmegaConf.select(base, "hydra.launcher.n_jobs")
+        cores = os.cpu_count() or 1
+        if not isinstance(n, int) or isinstance(n, bool) or n == 0 or n > 1024 or cores + 1 + n < 1:
+            raise ConfigError(
+                f"config key 'hydra.launcher.n_jobs' = {n!r} is not allowed: a whole number of "
+                f"worker processes from 1 to 1024, or -1 for every core ({cores} here), -2 for all "
+                "but one, and so on.")
+
+
+def _check_writable(key: str, where: str) -> None:
+    """The output folder can be made and written: a file, /proc or a read-only file system is
+    refused before anything runs (nothing is left behind)."""
+    path = Path(where)
+    path = path if path.is_absolute() else Path.cwd() / path
+    made: list[Path] = []
+    probe = None
+    try:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"{path} is a file")
+        missing = []
+        p = path
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for d in reversed(missing):
+            d.mkdir()
+            made.append(d)
+        probe = path / f".diversion-sim-write-test-{os.getpid()}"
+        probe.write_text("")
+    except OSError as exc:
+        raise ConfigError(f"config key '{key}' = '{where}' is not allowed: the output folder "
+                          f"cannot be created or written ({exc.strerror or exc}). Choose a "
+                          "writable folder (output.dir=... or hydra.sweep.dir=...).") from None
+    finally:
+        if probe is not None:
+            probe.unlink(missing_ok=True)
+        for d in reversed(made):  # leave no folder for a command that may not run
+            try:
+                d.rmdir()
+            except OSError:
+                pass
 
 
 def _search_dirs(argv: list[str], overrides: list[str]) -> list[str]:
@@ -172,30 +231,81 @@ def check_scenario_files(search: list[str]) -> None:
 
 
 # ----------------------------------------------------------------------------- the job
-def _expected(cfg: Any) -> dict[str, int]:
-    """Scenarios and replicate counts this sweep should produce (from its overrides): each
-    scenario's name is its file's stem; ``glob(...)`` is matched against every scenario on
-    Hydra's search path (the packaged ones and a user's ``--config-dir``)."""
+NOT_VARIANT = ("scenario", "replicates")  # swept, but not a variant (scenario: its own column)
+
+
+def _job_axes(cfg: Any) -> list[list[str]]:
+    """The sweep's axes as Hydra will expand them: the task overrides and the sweeper's params."""
+    task = [o for o in cfg.hydra.overrides.task if not _is_hydra(o.lstrip("+~").split("=", 1)[0])]
+    axes = _axes(task)
+    given = {o.lstrip("+~").split("=", 1)[0] for o in task}
+    params = dict(cfg.hydra.sweeper.get("params") or {})
+    axes += _axes([f"{k}={v}" for k, v in params.items() if k not in given])
+    return axes
+
+
+def _scenario_options() -> list[str]:
     from hydra.core.global_hydra import GlobalHydra
+
+    gh = GlobalHydra.instance()
+    found = (gh.config_loader().get_group_options("scenario") if gh.is_initialized()
+             else options("scenario"))
+    return sorted(found, key=lambda n: (n != "compulsory", n))
+
+
+def _plan(cfg: Any) -> dict[str, Any]:
+    """What this sweep will produce: every (swept values, scenario) job and its replicates. The
+    swept keys other than the scenario are the *variant*: each job's runs get their own folder and
+    the values as columns, so a sweep over a parameter loses no job."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import Glob
 
-    task = list(cfg.hydra.overrides.task)
-    params = dict(cfg.hydra.sweeper.get("params") or {})
-    given = [o for o in task if o.split("=", 1)[0] == "scenario"]
-    spec = given[0] if given else (f"scenario={params['scenario']}" if "scenario" in params
-                                   else f"scenario={cfg.hydra.runtime.choices.scenario}")
-    o = OverridesParser.create().parse_overrides([spec])[0]
-    if isinstance(o.value(), Glob):
-        gh = GlobalHydra.instance()
-        found = (gh.config_loader().get_group_options("scenario") if gh.is_initialized()
-                 else options("scenario"))
-        names = o.value().filter(sorted(found, key=lambda n: (n != "compulsory", n)))
-    elif o.is_sweep_override():
-        names = list(o.sweep_string_iterator())
-    else:
-        names = [str(o.value())]
-    return {n: int(cfg.replicates) for n in names}
+    axes = _job_axes(cfg)
+    scen_axis, other = ["scenario=" + str(cfg.hydra.runtime.choices.scenario)], []
+    for axis in axes:
+        key = axis[0].lstrip("+~").split("=", 1)[0]
+        if key == "scenario":
+            scen_axis = axis
+        else:
+            other.append(axis)
+    names: list[str] = []
+    for item in scen_axis:
+        o = OverridesParser.create().parse_overrides([item])[0]
+        if isinstance(o.value(), Glob):
+            names += o.value().filter(_scenario_options())
+        else:
+            names.append(str(o.value()))
+    swept = [a for a in other if len(a) > 1]
+    fixed_reps = int(cfg.replicates)
+    jobs = []
+    for combo in itertools.product(*swept) if swept else [()]:
+        values = {c.lstrip("+~").split("=", 1)[0]: c.split("=", 1)[1] for c in combo}
+        reps = int(values["replicates"]) if "replicates" in values else fixed_reps
+        variant = {k: v for k, v in values.items() if k not in NOT_VARIANT}
+        jobs += [{"variant": variant, "scenario": n, "replicates": reps} for n in names]
+    return {"expected": {n: max(j["replicates"] for j in jobs if j["scenario"] == n) for n in names},
+            "swept": sorted({c.lstrip("+~").split("=", 1)[0] for a in swept for c in a}
+                            - set(NOT_VARIANT)),
+            "jobs": jobs}
+
+
+def _expected(cfg: Any) -> dict[str, int]:
+    """Scenarios and replicate counts this sweep should produce (kept for callers)."""
+    return _plan(cfg)["expected"]
+
+
+def _variant(root: Path) -> dict[str, Any]:
+    """This job's values of the sweep's swept keys (read from the plan in ``root``), exactly as
+    its overrides give them (so they match the plan's jobs)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        swept = json.loads((root / "sweep.json").read_text()).get("swept", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    given = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[1]
+             for o in HydraConfig.get().overrides.task if "=" in o}
+    return {k: given[k] for k in swept if k in given}
 
 
 def _task(cfg: Any) -> None:
@@ -216,22 +326,26 @@ def _task(cfg: Any) -> None:
     log.info("running %s x %d replicates on %s (%d people) -> %s", conf.scenario.name,
              conf.replicates, conf.population.name, sum(conf.population.n_people_by_district), root)
     try:
-        if hc.mode != RunMode.MULTIRUN and not conf.output.resume:
-            refuse_used_folder(root)
-        run_replicates(conf, root)
         if hc.mode != RunMode.MULTIRUN:
-            _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete,
-                    conf.output.report)
+            with folder_lock(root):
+                if not conf.output.resume:
+                    refuse_used_folder(root)
+                run_replicates(conf, root)
+                _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete,
+                        conf.output.report)
+        else:
+            run_replicates(conf, root, variant=_variant(root))
     except Exception as exc:  # Hydra would print a traceback: one paragraph instead
         exit_with(exc)
 
 
-def _finish(root: Path, expected: dict[str, int], allow_incomplete: bool, report: bool = False) -> None:
-    from .sweep import aggregate, format_summary
+def _finish(root: Path, plan: Any, allow_incomplete: bool, report: bool = False) -> None:
+    from .sweep import aggregate, format_summary, plan_jobs
 
-    summary = aggregate(root, expected, allow_incomplete=allow_incomplete)
+    summary = aggregate(root, plan, allow_incomplete=allow_incomplete)
+    order = list(dict.fromkeys(j["scenario"] for j in plan_jobs(plan))) if plan else None
     print(f"\nSummary over replicates (mean [5%, 95%]); tables in {root}:", file=sys.stderr)
-    print(format_summary(summary, order=list(expected)))
+    print(format_summary(summary, order=order))
     if report:
         from .report import write_report
 
@@ -242,6 +356,58 @@ try:  # Hydra's base class provides the job-level hooks we do not use
     from hydra.experimental.callback import Callback as _Callback
 except ImportError:  # pragma: no cover
     _Callback = object
+
+
+class FolderLocked(SweepError):
+    """Another live process is writing into the folder."""
+
+
+class folder_lock:
+    """An exclusive lock on an output folder (``.lock`` created with O_EXCL, holding the PID):
+    two sweeps started at once into one folder cannot both run. A lock left by a process that is
+    gone (killed) is taken over."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = Path(root) / ".lock"
+        self.held = False
+
+    def __enter__(self) -> folder_lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _alive(pid):
+                    raise FolderLocked(
+                        f"another diversion-sim (PID {pid}) is writing into {self.path.parent}; "
+                        "nothing was written. Wait for it to finish, or choose another folder "
+                        "(hydra.sweep.dir=...)") from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            self.held = True
+            return self
+        raise FolderLocked(f"cannot lock {self.path.parent} (another process keeps taking it)")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def refuse_used_folder(root: Path) -> None:
@@ -263,27 +429,43 @@ class SweepCallback(_Callback):
     """Hydra callback: record the sweep's plan at start, aggregate and summarise at the end."""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        # every failure here stops the sweep (Hydra would turn an exception into a warning and
+        # run the jobs anyway): exit_with raises SystemExit, which Hydra does not catch
         root = Path(config.hydra.sweep.dir)
         try:
+            root.mkdir(parents=True, exist_ok=True)
+            self._lock = folder_lock(root)
+            self._lock.__enter__()  # held until the end: a second sweep into this folder stops
             if not config.output.resume:
                 refuse_used_folder(root)
-        except Exception as exc:
-            exit_with(exc)
-        root.mkdir(parents=True, exist_ok=True)
-        plan = {"expected": _expected(config)}
-        tmp = root / f".sweep.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(plan, indent=1))
-        os.replace(tmp, root / "sweep.json")
+            plan = _plan(config)
+            tmp = root / f".sweep.json.tmp-{os.getpid()}"
+            tmp.write_text(json.dumps(plan, indent=1))
+            os.replace(tmp, root / "sweep.json")
+        except BaseException as exc:
+            lock = getattr(self, "_lock", None)
+            if lock is not None and not isinstance(exc, FolderLocked):
+                lock.__exit__(None, None, None)
+            exit_with(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         root = Path(config.hydra.sweep.dir)
         root = root if root.is_absolute() else Path.cwd() / root
         try:
-            plan = json.loads((root / "sweep.json").read_text())
-            _finish(root, plan["expected"], bool(config.output.allow_incomplete),
-                    bool(config.output.report))
+            try:
+                plan = json.loads((root / "sweep.json").read_text())
+            except (OSError, ValueError) as exc:
+                from .sweep import SweepError
+
+                raise SweepError(f"{root / 'sweep.json'} cannot be read ({exc}): the sweep's plan "
+                                 "is lost; run diversion-sim-summary on the folder") from None
+            _finish(root, plan, bool(config.output.allow_incomplete), bool(config.output.report))
         except Exception as exc:
             exit_with(exc)
+        finally:
+            lock = getattr(self, "_lock", None)
+            if lock is not None:
+                lock.__exit__(None, None, None)
 
 
 def summary_main(argv: list[str] | None = None) -> None:
@@ -302,21 +484,74 @@ def summary_main(argv: list[str] | None = None) -> None:
         if not root.is_dir():
             raise SweepError(f"{a.folder} is not a folder; give a sweep folder such as "
                              "outputs/sweeps/<timestamp>")
-        expected = None
+        plan = None
         if (root / "sweep.json").is_file():
+            from .sweep import plan_jobs
+
             try:
-                expected = json.loads((root / "sweep.json").read_text())["expected"]
-            except (ValueError, KeyError, TypeError):
+                plan = json.loads((root / "sweep.json").read_text())
+            except ValueError:
                 raise SweepError(f"{root / 'sweep.json'} is damaged (not the plan a sweep writes); "
                                  "delete it to summarise whatever complete runs are there") from None
-        _finish(root, expected or {}, a.allow_incomplete)
+            plan_jobs(plan, str(root / "sweep.json"))  # refuses a damaged plan in one paragraph
+        _finish(root, plan or {}, a.allow_incomplete)
     except Exception as exc:
         exit_with(exc)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, grandchildren), from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    out, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parents.items() if pp in frontier]
+        out += kids
+        frontier = kids
+    return out
+
+
+def stop_workers(grace_s: float = 3.0) -> None:
+    """Stop every worker process this command started (joblib/loky workers keep running and
+    writing into the sweep folder otherwise): SIGTERM, then SIGKILL after ``grace_s``."""
+    import signal
+    import time
+
+    kids = _descendants(os.getpid())
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(_alive(p) for p in kids):
+        time.sleep(0.1)
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    stop_workers()
+    print("diversion-sim: stopped (SIGTERM); complete runs are kept, rerun with "
+          "output.resume=true to finish the sweep", file=sys.stderr)
+    os._exit(128 + signum)
+
+
 def main() -> None:
     """Console entry point: validate every job first, then hand over to Hydra."""
+    import signal
+
     import hydra
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
 
     argv = sys.argv[1:]
     if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i") for a in argv):

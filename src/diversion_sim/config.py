@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .params import Config, ConfigError, register_schema, to_config, unknown_key_message, validate
+from .paths import register_resolvers, safe_name  # noqa: F401  (re-exported)
 
 INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone",
                "share_init_detained")
@@ -40,6 +41,22 @@ def options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, ...] = 
     names: set[str] = set()
     for base in (config_dir(), *map(Path, extra_dirs)):
         names |= {p.stem for p in (base / group).glob("*.yaml") if not p.stem.startswith("_")}
+    return sorted(names)
+
+
+def group_options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()
+                  ) -> list[str]:
+    """Options of a config group as Hydra sees them (configs/, a user's folders and Hydra's
+    plugins, e.g. ``hydra/launcher``: basic, joblib, ray, submitit_slurm, ...)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    names = set(options(group, extra_dirs))
+    gh = GlobalHydra.instance()
+    if gh.is_initialized():
+        try:
+            names |= set(gh.config_loader().get_group_options(group))
+        except Exception:  # noqa: BLE001 - a listing for a message only
+            pass
     return sorted(names)
 
 
@@ -77,6 +94,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (),
     from omegaconf import OmegaConf, open_dict
 
     register_schema()
+    register_resolvers()
     gh = GlobalHydra.instance()
     saved = gh.hydra if gh.is_initialized() else None
     gh.clear()
@@ -86,7 +104,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (),
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             try:
                 raw = compose("config", overrides=list(overrides) + extra, return_hydra_config=True)
-            except HydraException as exc:
+            except (HydraException, ValueError) as exc:
                 raise ConfigError(hydra_message(exc, config_dirs)) from None
             choice = OmegaConf.select(raw, "hydra.runtime.choices.scenario")
             with open_dict(raw):
@@ -113,11 +131,17 @@ def hydra_message(exc: Exception, config_dirs: list[str | Path] | tuple[str | Pa
         return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
                 "declares (docs/parameters.md lists every key, its type and allowed values).")
     text = " ".join(str(exc).split())
-    m = re.search(r"Could not find '(\w+)/([^']*)'", text)
-    if m and (config_dir() / m.group(1)).is_dir():
+    m = re.search(r"Could not find '([\w/]+)/([^'/]*)'", text)
+    if m:
         group, name = m.groups()
+        names = group_options(group, config_dirs)
         return (f"config key '{group}' = '{name}' is not allowed: there is no {group} called "
-                f"'{name}'; valid {group} names: {', '.join(options(group, config_dirs))}.")
+                f"'{name}'; valid {group} names: {', '.join(names) or '(none found)'}.")
+    if "must be a string or a list" in text:
+        return ("a config group was set to null (scenario=null, population=null or params=null) "
+                "is not allowed: choose one of its options: " + "; ".join(
+                    f"{g}: {', '.join(options(g, config_dirs))}"
+                    for g in ("scenario", "population", "params")) + ".")
     for group in ("scenario", "population", "params"):
         if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
             return f"{text} -- valid {group} names: {', '.join(options(group, config_dirs))}."

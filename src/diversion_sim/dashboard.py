@@ -183,11 +183,22 @@ if solara is not None:
             solara.FigureMatplotlib(figure(settings), format="png")
 
 
+def _port(text: str) -> int:
+    """A TCP port a user may bind: 1024-65535 (below needs root and is for system services)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--port {text!r} is not a number: give 1024-65535") from None
+    if not 1024 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"--port {port} is out of range: give 1024-65535")
+    return port
+
+
 def main(argv: list[str] | None = None) -> None:
     """``diversion-sim-dashboard``: serve the dashboard (127.0.0.1 unless --host is given)."""
     ap = argparse.ArgumentParser(prog="diversion-sim-dashboard", description=main.__doc__)
     ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default: this machine only)")
-    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--port", type=_port, default=8765, help="TCP port, 1024-65535 (default 8765)")
     a = ap.parse_args(argv)
     if solara is None:
         print("diversion-sim-dashboard: the dashboard needs the [viz] extra: "

@@ -272,6 +272,19 @@ class OutputParams:
 
 
 @dataclass
+class LimitsParams:
+    """Upper bounds on what one configuration may ask for: a typo (years=500, replicates=1e6)
+    stops before anything runs instead of running for a day or exhausting memory. Raise a bound
+    on the command line when you mean it (``limits.max_people=5000000``)."""
+
+    max_years: float = MISSING  # horizon and burn-in, each
+    max_replicates: int = MISSING
+    max_people: int = MISSING  # people at week 0, all districts
+    max_wards: int = MISSING
+    max_count: float = MISSING  # any other count (n_*): coordinators, caseload, beds, tests
+
+
+@dataclass
 class Config:
     seed: int = MISSING
     replicates: int = MISSING
@@ -282,6 +295,7 @@ class Config:
     status_quo: ScenarioParams = field(default_factory=ScenarioParams)  # levers of the burn-in
     params: ModelParams = field(default_factory=ModelParams)
     output: OutputParams = field(default_factory=OutputParams)
+    limits: LimitsParams = field(default_factory=LimitsParams)
 
 
 def register_schema() -> None:
@@ -289,6 +303,9 @@ def register_schema() -> None:
     from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name="base_config", node=Config)
+    from .paths import register_resolvers
+
+    register_resolvers()
 
 
 # --------------------------------------------------------------------------- validation
@@ -375,10 +392,16 @@ def validate(cfg: Config) -> Config:
     pop, sc, par = cfg.population, cfg.scenario, cfg.params
     if cfg.years <= 0:
         _fail("years", cfg.years, "the horizon must be > 0 years")
+    if round(cfg.years * 52) < 1:
+        _fail("years", cfg.years, "the horizon must be at least one week (years >= 0.0096): "
+              "a shorter one simulates no week at all")
     if cfg.burn_in_years < 0:
         _fail("burn_in_years", cfg.burn_in_years, "the burn-in must be >= 0 years")
     if cfg.replicates < 1:
         _fail("replicates", cfg.replicates, "at least 1 replicate is needed")
+    if not 0 <= cfg.seed < 2**63:
+        _fail("seed", cfg.seed, "a seed is a whole number from 0 to 2**63 - 1")
+    _check_limits(cfg)
     for key, regime in (("scenario.regime", sc.regime), ("status_quo.regime",
                                                           cfg.status_quo.regime)):
         if regime not in REGIMES:
@@ -439,6 +462,40 @@ def validate(cfg: Config) -> Config:
 @functools.lru_cache(maxsize=None)
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+def _limit(key: str, value: float, bound: float, name: str) -> None:
+    if value > bound:
+        _fail(key, value, f"at most {_show(bound)} (limits.{name}, a guard against typos; raise it "
+              f"with limits.{name}=... if you mean it)")
+
+
+def _check_limits(cfg: Config) -> None:
+    """The one place that bounds what a configuration may ask for (:class:`LimitsParams`)."""
+    lim, pop = cfg.limits, cfg.population
+    _limit("years", cfg.years, lim.max_years, "max_years")
+    _limit("burn_in_years", cfg.burn_in_years, lim.max_years, "max_years")
+    _limit("replicates", cfg.replicates, lim.max_replicates, "max_replicates")
+    _limit("population.n_people_by_district", sum(pop.n_people_by_district), lim.max_people,
+           "max_people")
+    _limit("population.n_wards_by_district", sum(pop.n_wards_by_district), lim.max_wards,
+           "max_wards")
+
+    def walk(node: Any, prefix: str) -> None:
+        for f in fields(node):
+            v = getattr(node, f.name)
+            key = f"{prefix}{f.name}"
+            if is_dataclass(v):
+                walk(v, key + ".")
+            elif f.name.startswith("n_") and key not in ("population.n_people_by_district",
+                                                          "population.n_wards_by_district"):
+                for i, x in enumerate(v if isinstance(v, list) else [v]):
+                    if _is_number(x):
+                        _limit(key if not isinstance(v, list) else f"{key}[{i}]", x,
+                               lim.max_count, "max_count")
+
+    for section in ("population", "scenario", "status_quo", "params"):
+        walk(getattr(cfg, section), section + ".")
 
 
 def _field_type(cls: type, f: Any) -> Any:

@@ -3,6 +3,8 @@ so a run or a sweep worker does not pay for matplotlib."""
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,17 @@ def finish(fig, path: Path, dpi: int = 110, axes=None, used: int | None = None) 
         for ax in list(axes.flat)[used:]:
             ax.set_visible(False)
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    try:  # written whole or not at all: a full disk leaves no 0-byte figure
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"cannot write the figure {path} ({exc.strerror or exc})") from None
+    finally:
+        plt.close(fig)
+    return path
 
 
 def published_points(ax, cohort: dict[str, Any], color, label: str) -> None:

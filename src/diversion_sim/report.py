@@ -225,7 +225,9 @@ def _table(summary: pd.DataFrame, order: list[str]) -> str:
 
 def _cost_info(root: Path) -> dict[str, Any]:
     """Price year, exchange rate and discount rate of the sweep's runs (meta.json)."""
-    for meta in sorted(root.glob("runs/scenario=*/replicate=*/meta.json")):
+    metas = sorted(root.glob("runs/scenario=*/replicate=*/meta.json"))
+    metas += sorted(root.glob("runs/variant=*/scenario=*/replicate=*/meta.json"))
+    for meta in metas:
         try:
             return json.loads(meta.read_text()).get("costs") or {}
         except (OSError, ValueError):
@@ -345,7 +347,8 @@ def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order:
             f"{''.join(erows)}</table>{figs}")
 
 
-def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path) -> str:
+def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path,
+                        burn: pd.DataFrame | None = None) -> str:
     """The status quo against the country (figure and table), from the sweep's own
     ``compulsory`` runs; empty when the sweep has none."""
     from . import calibration as cal
@@ -353,7 +356,6 @@ def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, ou
 
     if REFERENCE not in set(runs["scenario"]):
         return ""
-    burn = _read(root, "weekly_burn_in.parquet") if (root / "weekly_burn_in.parquet").is_file() else None
     w = weekly[weekly["scenario"] == REFERENCE]
     b = burn[burn["scenario"] == REFERENCE] if burn is not None and "scenario" in burn else None
     met = runs[runs["scenario"] == REFERENCE].pivot_table(index="replicate", columns="metric",
@@ -376,28 +378,89 @@ def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, ou
             "<img src='status_quo.png' alt='The status quo against national figures'>")
 
 
+def _check_summary(summary: pd.DataFrame, runs: pd.DataFrame, root: Path) -> None:
+    """A summary.csv that does not describe runs.parquet (truncated, edited, from another sweep)
+    is refused: the report would be partial and look whole."""
+    need = {"scenario", "metric", "n", "mean", "q05", "q95"}
+    if not need <= set(summary.columns):
+        raise SweepError(f"{root / 'summary.csv'} is damaged (columns {sorted(set(summary.columns))}, "
+                         f"needs {sorted(need)}); rebuild it with diversion-sim-summary {root}")
+    keys = [c for c in runs.columns if c not in ("scenario", "replicate", "metric", "value")]
+    have = set(map(tuple, summary[keys + ["scenario", "metric"]].astype(str).to_numpy()))
+    want = set(map(tuple, runs[keys + ["scenario", "metric"]].drop_duplicates().astype(str).to_numpy()))
+    if have != want:
+        raise SweepError(f"{root / 'summary.csv'} does not match runs.parquet ({len(want - have)} "
+                         f"scenario-metric rows missing, {len(have - want)} unknown): it is "
+                         f"truncated or from another sweep. Rebuild it with diversion-sim-summary {root}")
+
+
 def write_report(root: Path) -> Path:
-    """Write ``root/report/report.html`` and its figures; returns the HTML path."""
+    """Write ``root/report/report.html`` and its figures; returns the HTML path. A sweep over
+    other keys than the scenario gets one report per combination of swept values
+    (``report/variant=.../report.html``) and an index page."""
     root = Path(root)
     if not root.is_dir():
         raise SweepError(f"{root} is not a folder; give a sweep folder such as outputs/sweeps/<timestamp>")
     summary, runs = _read(root, "summary.csv"), _read(root, "runs.parquet")
     weekly, episodes = _read(root, "weekly.parquet"), _read(root, "episodes.parquet")
-    order = _order(root, list(dict.fromkeys(runs["scenario"])))
+    burn = _read(root, "weekly_burn_in.parquet") if (root / "weekly_burn_in.parquet").is_file() else None
+    _check_summary(summary, runs, root)
+    keys = [c for c in runs.columns if c not in ("scenario", "replicate", "metric", "value")]
     out = root / "report"
     out.mkdir(exist_ok=True)
+    if not keys:
+        return _write_one(root, out, summary, runs, weekly, episodes, burn, "")
+    from .config import safe_name
+
+    links = []
+    for values, part in runs.groupby(keys, sort=True):
+        values = values if isinstance(values, tuple) else (values,)
+        label = ", ".join(f"{k} = {v}" for k, v in zip(keys, values))
+
+        def sel(df: pd.DataFrame | None) -> pd.DataFrame | None:
+            if df is None or not set(keys) <= set(df.columns):
+                return df
+            mask = np.ones(len(df), bool)
+            for k, v in zip(keys, values):
+                mask &= (df[k].astype(str) == str(v)).to_numpy()
+            return df[mask].drop(columns=keys)
+
+        sub = out / f"variant={safe_name(label.replace(' ', ''))}"
+        sub.mkdir(exist_ok=True)
+        page = _write_one(root, sub, sel(summary), part.drop(columns=keys), sel(weekly),
+                          sel(episodes), sel(burn), label)
+        links.append(f"<li><a href='{html.escape(page.relative_to(out).as_posix())}'>"
+                     f"{html.escape(label)}</a></li>")
+    index = (f"<!doctype html><html><head><meta charset='utf-8'><title>diversion_sim report</title>"
+             f"</head><body><h1>Scenario comparison for each combination of swept values</h1>"
+             f"<p>Sweep folder <code>{html.escape(str(root))}</code> varies {', '.join(keys)}; each "
+             f"report compares the scenarios at one combination, against {REFERENCE} at the same "
+             f"values.</p><ul>{''.join(links)}</ul></body></html>")
+    path = out / "report.html"
+    tmp = out / ".report.html.tmp"
+    tmp.write_text(index)
+    tmp.replace(path)
+    return path
+
+
+def _write_one(root: Path, out: Path, summary: pd.DataFrame, runs: pd.DataFrame,
+               weekly: pd.DataFrame, episodes: pd.DataFrame, burn: pd.DataFrame | None,
+               variant: str) -> Path:
+    order = _order(root, list(dict.fromkeys(runs["scenario"])))
     figs = [("headline.png", "Key results", fig_headline, (runs, order)),
             ("differences.png", "Differences from the status quo", fig_differences, (summary, order)),
             ("relapse.png", "Relapse after release", fig_relapse, (episodes, order)),
             ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
             ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
-    sections = [_status_quo_section(root, runs, weekly, out),
+    sections = [_status_quo_section(root, runs, weekly, out, burn),
                 _costs_section(root, runs, summary, order, out)]
     for name, title, fn, args in figs:
         if fn(*args, out / name) is not False:
             sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")
     n_rep = runs.groupby("scenario")["replicate"].nunique()
     meta = f"{len(order)} scenarios, {int(n_rep.min())}-{int(n_rep.max())} replicates each"
+    if variant:
+        meta += f"; swept values: {html.escape(variant)}"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>diversion_sim report</title>
 <style>body{{font-family:sans-serif;max-width:1300px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;font-size:13px}}

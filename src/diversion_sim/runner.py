@@ -3,6 +3,7 @@
 Layout below a sweep (or single-run) folder ``root``::
 
     root/runs/scenario=<name>/replicate=<r>/{metrics,weekly,episodes,events}.parquet, meta.json
+    root/runs/variant=<k=v,...>/scenario=<name>/replicate=<r>/...   (a sweep over other keys)
 
 A run folder appears only once complete: files are written into a temporary sibling folder that
 is renamed into place (atomic on one file system), and ``meta.json`` records the package version
@@ -20,10 +21,12 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from . import __version__
+from .config import posterior_path, safe_name
 from .model import DiversionModel, RunResult
 from .params import Config
 
@@ -31,23 +34,76 @@ log = logging.getLogger("diversion_sim")
 TABLES = ("metrics", "weekly", "episodes", "spells", "events")
 
 
-def config_hash(cfg: Config) -> str:
-    """Hash of everything that changes results except the replicate number and the output."""
-    d = asdict(cfg)
-    d.pop("output", None)
-    d.pop("replicates", None)
+def _posterior_digest(cfg: Config) -> str | None:
+    """Hash of the posterior draws file's contents (its path alone would not see an edit)."""
+    p = posterior_path(cfg)
+    if p is None:
+        return None
+    try:
+        return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "unreadable"
+
+
+def _hash(d: dict) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_folder(root: Path, scenario: str, replicate: int) -> Path:
-    return Path(root) / "runs" / f"scenario={scenario}" / f"replicate={replicate:04d}"
+def config_hash(cfg: Config) -> str:
+    """Hash of everything that changes results except the replicate number and the output
+    (the posterior file by its contents)."""
+    d = asdict(cfg)
+    d.pop("output", None)
+    d.pop("replicates", None)
+    d["posterior_contents"] = _posterior_digest(cfg)
+    return _hash(d)
+
+
+def _drop(d: dict, dotted: str) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        d = d.get(part, {}) if isinstance(d, dict) else {}
+    if isinstance(d, dict):
+        d.pop(parts[-1], None)
+
+
+def common_hash(cfg: Config, variant: dict[str, Any] | None = None) -> str:
+    """What every run of one sweep shares: the configuration without the scenario, the
+    replicate count, the output settings and the swept keys (``variant``). Runs whose common
+    hash differs do not belong in one summary."""
+    d = asdict(cfg)
+    for k in ("output", "replicates", "scenario"):
+        d.pop(k, None)
+    for key in variant or {}:
+        _drop(d, key)
+    d["posterior_contents"] = _posterior_digest(cfg)
+    return _hash(d)
+
+
+def variant_label(variant: dict[str, Any] | None) -> str:
+    """``k=v,k2=v2`` of the swept keys, in key order ("" when nothing but scenarios is swept)."""
+    return ",".join(f"{k}={variant[k]}" for k in sorted(variant or {}))
+
+
+def run_folder(root: Path, scenario: str, replicate: int,
+               variant: dict[str, Any] | None = None) -> Path:
+    base = Path(root) / "runs"
+    if variant:
+        base = base / f"variant={safe_name(variant_label(variant))}"
+    return base / f"scenario={safe_name(scenario)}" / f"replicate={int(replicate):04d}"
 
 
 def is_complete(folder: Path, cfg_hash: str | None = None) -> bool:
-    """A run folder is complete when its meta.json is readable (and matches ``cfg_hash``)."""
+    """A run folder is complete when its meta.json is readable, lists its tables (metrics among
+    them) and every one is there (and it matches ``cfg_hash``)."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
     except (OSError, ValueError):
+        return False
+    tables = meta.get("tables") if isinstance(meta, dict) else None
+    if not isinstance(tables, list) or "metrics" not in tables:
+        return False
+    if any(not (Path(folder) / f"{t}.parquet").is_file() for t in tables):
         return False
     return cfg_hash is None or meta.get("config_hash") == cfg_hash
 
@@ -79,14 +135,28 @@ def _remove_stale_temp(folder: Path) -> None:
 
 
 def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
-              timings: dict[str, float]) -> None:
-    """Write one run's tables into ``folder`` atomically (temp folder + rename)."""
+              timings: dict[str, float], variant: dict[str, Any] | None = None) -> None:
+    """Write one run's tables into ``folder`` atomically (temp folder + rename); on a failed
+    write (a full disk) the temporary folder is removed and the error names the folder."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_tables(result, tmp, cfg, replicate, timings, variant or {})
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(exc.errno, f"cannot write the run into {folder} ({exc.strerror or exc}); "
+                      "nothing was left half-written there") from None
+    if folder.exists():  # an incomplete or stale folder left by an interrupted run
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+
+
+def _write_tables(result: RunResult, tmp: Path, cfg: Config, replicate: int,
+                  timings: dict[str, float], variant: dict[str, Any]) -> None:
     tmp.mkdir()
-    ids = {"scenario": cfg.scenario.name, "replicate": replicate}
+    ids = {"scenario": cfg.scenario.name, "replicate": replicate, **variant}
     metrics = pd.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())})
     tables = {"metrics": metrics, "weekly": result.weekly, "episodes": result.episodes}
     if result.spells is not None:
@@ -98,7 +168,8 @@ def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
     for name, df in tables.items():
         df = df.assign(**ids)
         df.to_parquet(tmp / f"{name}.parquet", index=False)
-    meta = {"version": __version__, "config_hash": config_hash(cfg), "seed": cfg.seed,
+    meta = {"version": __version__, "config_hash": config_hash(cfg),
+            "common_hash": common_hash(cfg, variant), "variant": variant, "seed": cfg.seed,
             "population": cfg.population.name, "years": cfg.years, **ids, "timings_s": timings,
             "tables": sorted(tables),
             "n_people": int(sum(cfg.population.n_people_by_district)),
@@ -107,24 +178,24 @@ def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
                       "vnd_per_usd": cfg.params.costs.vnd_per_usd,
                       "rate_discount": cfg.params.costs.rate_discount}}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    if folder.exists():  # an incomplete or stale folder left by an interrupted run
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
 
 
-def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None) -> list[Path]:
-    """Run (or skip, if already complete) each replicate of ``cfg`` below ``root``."""
+def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None,
+                   variant: dict[str, Any] | None = None) -> list[Path]:
+    """Run (or skip, if already complete) each replicate of ``cfg`` below ``root``; ``variant``
+    holds the values of the swept keys other than the scenario (its runs get their own folder and
+    the values as columns of every table)."""
     reps = list(range(cfg.replicates)) if replicates is None else replicates
     h = config_hash(cfg)
     done = []
     for i, r in enumerate(reps):
-        folder = run_folder(root, cfg.scenario.name, r)
+        folder = run_folder(root, cfg.scenario.name, r, variant)
         _remove_stale_temp(folder)
         if is_complete(folder, h):
             log.info("%s replicate %d: already complete, skipped", cfg.scenario.name, r)
         else:
             result, timings = run_one(cfg, r, Path(root) / "burn_in")
-            write_run(result, folder, cfg, r, timings)
+            write_run(result, folder, cfg, r, timings, variant)
             log.info("%s: replicate %d done (%d/%d, warm start %.2fs, model %.2fs)",
                      cfg.scenario.name, r, i + 1, len(reps), timings["warm_start"], timings["model"])
         done.append(folder)
