@@ -110,7 +110,8 @@ def test_police_detect_methadone_patients_who_use():
     hr_detect_methadone = 0 nobody on methadone is ever detected."""
     runs = {}
     for hr in (0.0, 3.0):
-        res = DiversionModel(make_config("years=3", f"params.police.hr_detect_methadone={hr}"),
+        res = DiversionModel(make_config("years=3", f"params.police.hr_detect_methadone={hr}",
+                                         "params.police.p_dossier=0.5"),
                              0).run()
         ev = res.events
         runs[hr] = res

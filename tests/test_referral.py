@@ -20,7 +20,7 @@ def _detect_once(model: DiversionModel, rows: np.ndarray) -> np.ndarray:
 def test_pilot_refers_at_the_third_positive_test_or_soon_after_release():
     m = DiversionModel(make_config("scenario=pilot_diversion", "years=0.2"), 0)
     p = m.pop
-    pool = np.flatnonzero((p.state == State.USING) & p.fixed_address & ~p.family_insists
+    pool = np.flatnonzero((p.state == State.USING) & p.fixed_address & ~p.has_family
                           & (p.client_until <= m.week) & ~p.dossier)
     assert pool.size >= 4
     a, b, c, d = pool[:4]
@@ -40,7 +40,7 @@ def test_first_test_referral_when_the_threshold_is_one():
     m = DiversionModel(make_config("scenario=pilot_diversion", "years=0.2",
                                    "scenario.n_tests_refer=1"), 0)
     p = m.pop
-    pool = np.flatnonzero((p.state == State.USING) & p.fixed_address & ~p.family_insists
+    pool = np.flatnonzero((p.state == State.USING) & p.fixed_address & ~p.has_family
                           & (p.client_until <= m.week) & ~p.dossier)[:5]
     p.pos_tests[pool] = 0
     p.release_week[pool] = -10**5

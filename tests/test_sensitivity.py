@@ -28,7 +28,7 @@ def test_morris_command(tmp_path):
     k = len(yaml.safe_load((ROOT / "configs" / "sensitivity" / "morris.yaml").read_text())["bounds"])
     assert len(t) == 2 * k
     # the control cannot act on these outputs: exactly zero on common random numbers
-    assert (t.xs("params.family.rel_burden_detained", level="parameter")["mu_star"] == 0).all()
+    assert (t.xs("params.costs.vnd_per_usd", level="parameter")["mu_star"] == 0).all()
     assert t.loc[("share_methadone", "params.coordination.p_plan_methadone"), "mu_star"] > 0.01
     assert len(pd.read_csv(tmp_path / "morris_samples.csv")) == 2 * (k + 1)
     assert (tmp_path / "morris.png").stat().st_size > 10_000

@@ -19,7 +19,7 @@ import numpy as np
 
 from .population import FAR_PAST
 from .processes import centres as _centres
-from .processes.family import open_burden
+from .processes import family as _family
 from .states import Drug, Exit, Service, State
 
 if TYPE_CHECKING:
@@ -106,14 +106,42 @@ class Person(mesa.Agent):
 
 
 class Family(mesa.Agent):
-    """The family of person ``row``: support strategies (seed 000) and burden."""
+    """The family of person ``row``: strain, hope, strategies and decisions (seeds 000, 004;
+    processes/family.py). ``history()`` shows what happened to the relative and what the family
+    decided, week by week."""
 
     def __init__(self, model: DiversionModel, row: int) -> None:
         super().__init__(model)
         self.row = int(row)
 
     def __repr__(self) -> str:
-        return f"Family(row={self.row}, burden={self.burden:.1f})"
+        return (f"Family(row={self.row}, strain={self.strain:.1f} weeks, attempts={self.attempts}, "
+                f"strategies={self.strategies})")
+
+    def _rows(self) -> np.ndarray:
+        return np.array([self.row])
+
+    @property
+    def strain(self) -> float:
+        """Drug-related strain now, in weeks of recent use (half-life params.family)."""
+        return float(_family.strain_now(self.model, self._rows())[0])
+
+    @property
+    def attempts(self) -> int:
+        """Failed attempts lived through: compulsory stays, relapses, drop-outs."""
+        return int(_family.attempts(self.model, self._rows())[0])
+
+    @property
+    def hope(self) -> float:
+        return float(self.model.cfg.params.family.rel_hope_per_attempt ** self.attempts)
+
+    @property
+    def strategies(self) -> list[str]:
+        """Post-release strategies in use (seed 000): monitoring, employment, conditional."""
+        p = self.model.pop
+        flags = (p.family_monitoring[self.row], p.family_employment[self.row],
+                 p.family_conditional[self.row])
+        return [s for s, on in zip(_family.STRATEGIES, flags) if on]
 
     @property
     def close_monitoring(self) -> bool:
@@ -125,17 +153,33 @@ class Family(mesa.Agent):
 
     @property
     def insists_on_compulsory(self) -> bool:
-        return bool(self.model.pop.family_insists[self.row])
+        """Would the family ask for compulsory admission if police tested the relative now?"""
+        return bool(_family.insists(self.model, self._rows())[0])
+
+    @property
+    def engaged(self) -> bool:
+        """Engaged with the coordinator's plan (seed 004 Table IV: 88%)."""
+        return bool(self.model.pop.family_engaged[self.row])
 
     @property
     def supported(self) -> bool:
         """Reached by family support services (scenario family_support)."""
         return bool(self.model.pop.family_supported[self.row])
 
-    @property
-    def burden(self) -> float:
-        """Burden units so far (weights per week by the relative's state; params.family)."""
-        return float(self.model.pop.family_burden[self.row] + open_burden(self.model, self.row))
+    def history(self):
+        """The relative's events and the family's decisions since week 0 (week, kind, info);
+        needs the event table (``output.events``, on by default)."""
+        import pandas as pd
+
+        ev = self.model.metrics.events
+        if not self.model.metrics.keep_events:
+            return pd.DataFrame(columns=["week", "kind", "info"])
+        sel = ev.column("person") == self.row
+        from .states import EVENT_NAMES
+
+        kinds = [EVENT_NAMES[k] for k in ev.column("kind")[sel]]
+        return pd.DataFrame({"week": ev.column("week")[sel], "kind": kinds,
+                             "info": ev.column("info")[sel]})
 
 
 class WardPolice(mesa.Agent):

@@ -154,6 +154,7 @@ class RelapseParams:
     hr_linked: float = MISSING
     hr_family_monitoring: float = MISSING
     hr_family_employment: float = MISSING
+    hr_family_conditional: float = MISSING
     hr_coordinator_followup: float = MISSING
 
 
@@ -197,16 +198,6 @@ class DetentionParams:
 
 
 @dataclass
-class FamilyParams:
-    p_monitoring: float = MISSING
-    p_employment_help: float = MISSING
-    p_insists_compulsory: float = MISSING
-    rel_burden_using: float = MISSING
-    rel_burden_treatment: float = MISSING
-    rel_burden_detained: float = MISSING
-
-
-@dataclass
 class CoreParams:
     police: PoliceParams = field(default_factory=PoliceParams)
     coordination: CoordinationParams = field(default_factory=CoordinationParams)
@@ -216,7 +207,6 @@ class CoreParams:
     movement: MovementParams = field(default_factory=MovementParams)
     register: RegisterParams = field(default_factory=RegisterParams)
     detention: DetentionParams = field(default_factory=DetentionParams)
-    family: FamilyParams = field(default_factory=FamilyParams)
     # CSV of posterior draws (one column per dotted key); replicate r uses row r mod n. null: the
     # point values above. Relative paths are relative to configs/ (params=posterior sets it).
     posterior_file: str | None = MISSING
@@ -255,7 +245,9 @@ class ScenarioParams:
     ats_treatment: bool = MISSING  # community treatment for methamphetamine users
     hr_family_support: float = MISSING  # relapse hazard ratio with family support services
     p_family_support_reach: float = MISSING
-    rel_family_insists: float = MISSING  # multiplier on families insisting on detention
+    rel_family_insists: float = MISSING  # supported families: insisting threshold / this
+    rel_family_relief: float = MISSING  # supported families: strain decays this much faster
+    rel_family_hope: float = MISSING  # supported families: hope (strategy uptake) times this
     p_accept_voluntary: float = MISSING  # with voluntary_only: share accepting voluntary care
     dur_stay_first: list[float] = MISSING  # [min, max] weeks of a first compulsory stay
     dur_stay_repeat: list[float] = MISSING  # [min, max] weeks of a repeat stay

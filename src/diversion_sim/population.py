@@ -34,7 +34,6 @@ COLUMNS: dict[str, tuple[str, int | float | bool]] = {
     "has_family": ("?", False),
     "family_monitoring": ("?", False),
     "family_employment": ("?", False),
-    "family_insists": ("?", False),
     "family_supported": ("?", False),  # reached by family support services
     "entry_week": ("i4", FAR_PAST),  # week the person joined the register (FAR_PAST: at the start)
     # dynamic state
@@ -149,15 +148,12 @@ ATTRIBUTE_WEEK = 0  # attributes are keyed by person (uid) only: the same unifor
 
 
 def family_levers(m, rows: np.ndarray) -> None:
-    """Family support and insisting on detention under the current scenario's levers. Keyed by
-    person, so the switch from the status quo re-decides them on the same numbers."""
-    p, fam, sc = m.pop, m.cfg.params.family, m.cfg.scenario
+    """Which families family support services reach under the current scenario's levers. Keyed
+    by person, so the switch from the status quo re-decides it on the same numbers (whether a
+    family insists on detention is a decision of the family process, processes/family.py)."""
+    p, sc = m.pop, m.cfg.scenario
     u = m.streams.uniform("family_levers", rows, ATTRIBUTE_WEEK, slots=2)
-    fam_ = p.has_family[rows]
-    p.family_supported[rows] = fam_ & (u[0] < sc.p_family_support_reach)
-    p_insist = np.where(p.family_supported[rows], fam.p_insists_compulsory * sc.rel_family_insists,
-                        fam.p_insists_compulsory)
-    p.family_insists[rows] = fam_ & (u[1] < p_insist)
+    p.family_supported[rows] = p.has_family[rows] & (u[0] < sc.p_family_support_reach)
 
 
 def draw_attributes(m, rows: np.ndarray, p_opioid: float) -> None:

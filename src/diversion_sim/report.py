@@ -202,10 +202,31 @@ def fig_occupancy(weekly: pd.DataFrame, order: list[str], path: Path) -> None:
     finish(fig, path, axes=axes, used=len(states))
 
 
-def _table(summary: pd.DataFrame, order: list[str]) -> str:
-    s = summary[summary["metric"].isin(HEADLINE)].copy()
+FAMILY = ["family_weeks_relative_using", "family_weeks_relative_detained",
+          "family_weeks_relative_treatment", "family_strain_mean", "cost_client_per_family_vnd",
+          "share_tests_family_insists", "family_insist_decisions", "family_strategies_adopted",
+          "family_strategies_given_up"]
+
+
+def _families_section(summary: pd.DataFrame, order: list[str]) -> str:
+    if "family_strain_mean" not in set(summary["metric"]):
+        return ""
+    return ("<h2>Families</h2><p>Families carry the strain of a relative's drug use and decide: "
+            "whether to ask for compulsory admission (the last resort after repeated failed "
+            "attempts, seed 000), which strategies to use after a release (close monitoring, "
+            "employment, conditional support) and when to give them up. Burden is given in weeks "
+            "with the relative using, detained or in treatment, per family over the run; strain "
+            "in weeks of recent use (it halves in half a year without use); out-of-pocket costs "
+            "are the co-payments of methadone and residential treatment. A decision counts when "
+            "it decided the route at a positive test (a dossier, a centre). Definitions and "
+            "sources: docs/ODD.md (Family).</p>" + _table(summary, order, FAMILY))
+
+
+def _table(summary: pd.DataFrame, order: list[str], metrics: list[str] | None = None) -> str:
+    metrics = HEADLINE if metrics is None else metrics
+    s = summary[summary["metric"].isin(metrics)].copy()
     rows = []
-    for m in [m for m in HEADLINE if m in set(s["metric"])]:
+    for m in [m for m in metrics if m in set(s["metric"])]:
         cells = []
         for sc in order:
             r = s[(s["metric"] == m) & (s["scenario"] == sc)]
@@ -453,7 +474,8 @@ def _write_one(root: Path, out: Path, summary: pd.DataFrame, runs: pd.DataFrame,
             ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
             ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
     sections = [_status_quo_section(root, runs, weekly, out, burn),
-                _costs_section(root, runs, summary, order, out)]
+                _costs_section(root, runs, summary, order, out),
+                _families_section(summary, order)]
     for name, title, fn, args in figs:
         if fn(*args, out / name) is not False:
             sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")

@@ -186,6 +186,8 @@ def run_costs(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, flo
     out["cost_total_vnd"] = payer["government"] + payer["client"]
     out["cost_total_usd"] = out["cost_total_vnd"] / cp.vnd_per_usd
     out["cost_per_person_vnd"] = out["cost_total_vnd"] / max(m.pop.n, 1)
+    n_fam = int(m.pop.has_family.sum())
+    out["cost_client_per_family_vnd"] = out["cost_client_vnd"] / n_fam if n_fam else float("nan")
     free = drug_free_weeks(m, weekly)
     out["drug_free_person_years"] = float(free.sum() / 52.0)
     out["drug_free_person_years_disc"] = float(np.sum(free * disc) / 52.0)
@@ -210,6 +212,7 @@ RESULTS = tuple(
        Result("cost_total_vnd", "Total cost", "VND"),
        Result("cost_total_usd", "Total cost", "USD"),
        Result("cost_per_person_vnd", "Total cost per person on the register", "VND"),
+       Result("cost_client_per_family_vnd", "Out-of-pocket cost per family (co-payments)", "VND"),
        Result("drug_free_person_years", "Drug-free person-years (not using, outside centres)",
               "person-years"),
        Result("drug_free_person_years_disc", "Drug-free person-years, discounted", "person-years"),

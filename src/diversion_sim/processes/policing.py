@@ -23,7 +23,7 @@ from .. import hazards as hz
 from ..states import EventCode as Event
 from ..states import ServiceCode as Service
 from ..states import StateCode as State
-from . import centres
+from . import centres, family
 from .base import Batch, Handler, Process, Risk
 from .schedule import mark
 from .transitions import close_episodes, enter, start_treatment
@@ -78,11 +78,14 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
     p.pos_tests[idx] = np.where(fresh, 1, np.minimum(p.pos_tests[idx].astype(np.int16) + 1, 127))
 
     on_mmt = p.state[idx] == State.METHADONE  # using on treatment, tested around the clinics
+    insisting = np.zeros(p.n, bool)  # families insisting now (processes/family.py)
+    insisting[idx[family.insists(m, idx)]] = True
     if m.regime.police_refer:
         # the pilot's targets (seed 004): people at their third positive test in the window (where
         # a dossier would be compiled) and people recently released; others' tests are counted
         client = p.client_until[idx] > m.week
-        to_centre = ~p.fixed_address[idx] | p.family_insists[idx] | client
+        to_centre = ~p.fixed_address[idx] | insisting[idx] | client
+        family.log_insist(m, idx[insisting[idx] & p.fixed_address[idx] & ~client])
         due = ((p.pos_tests[idx] >= sc.n_tests_refer)
                | ((m.week - p.release_week[idx]) <= sc.dur_refer_after_release))
         divert = ~to_centre
@@ -102,7 +105,9 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
     mark(m, later)
     if liable.size == 0:
         return
-    go = p.family_insists[liable] | (m.streams.uniform("dossier", liable, m.week) < pol.p_dossier)
+    drawn = m.streams.uniform("dossier", liable, m.week) < pol.p_dossier
+    go = insisting[liable] | drawn
+    family.log_insist(m, liable[insisting[liable] & ~drawn])  # the family's request decided it
     declined = liable[~go]
     m.log(Event.DOSSIER_DECLINED, declined)
     p.pos_tests[declined] = 0

@@ -36,6 +36,7 @@ def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     hr = hr * np.where(p.linked[idx], rp.hr_linked, 1.0)
     hr *= np.where(p.family_monitoring[idx], rp.hr_family_monitoring, 1.0)
     hr *= np.where(p.family_employment[idx], rp.hr_family_employment, 1.0)
+    hr *= np.where(p.family_conditional[idx], rp.hr_family_conditional, 1.0)
     hr *= np.where(p.family_supported[idx], sc.hr_family_support, 1.0)
     hr *= np.where(p.client_until[idx] > m.week, rp.hr_coordinator_followup, 1.0)
     return hr
