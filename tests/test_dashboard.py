@@ -19,26 +19,40 @@ from diversion_sim import dashboard as d  # noqa: E402
 
 
 def test_settings_make_valid_configs_and_change_results():
-    base = d.Settings(years=1, replicates=1)
-    more = d.Settings(years=1, replicates=1, linkage=0.9)
+    base = d.for_scenario("pilot_diversion", years=1, replicates=1)
+    more = d.for_scenario("pilot_diversion", years=1, replicates=1, linkage=0.9)
     a, b = d.simulate(base), d.simulate(more)
     assert a["metrics"].equals(d.simulate(base)["metrics"])  # cached, deterministic
     linked = lambda r: r["weekly"]["new_linked"].sum()  # noqa: E731
     assert linked(b) > linked(a)
-    # the reference run ignores the levers, so the comparison is always against the status quo
+    # the reference run ignores the controls: the comparison is always the configured status quo
     assert d.simulate(base, "compulsory")["metrics"].equals(d.simulate(more, "compulsory")["metrics"])
+    comp = d.for_scenario("compulsory", years=1, replicates=1, linkage=0.9)
+    assert d.simulate(comp, "compulsory")["metrics"].equals(d.simulate(base, "compulsory")["metrics"])
 
 
-def test_slider_reruns_the_model_and_the_figure_changes():
-    d.linkage.set(0.23)
+@pytest.mark.parametrize("scenario", ["release_linkage", "scaled_diversion", "law_2026"])
+def test_each_scenario_starts_from_its_own_levers(scenario):
+    from diversion_sim.config import compose_config
+
+    cfg = compose_config([f"scenario={scenario}"])
+    start = d.defaults(scenario)
+    assert start["linkage"] == cfg.scenario.p_release_linkage  # 0.5, not the slider's last value
+    lo, hi = cfg.scenario.dur_stay_first
+    assert start["stay_months"] == round((lo + hi) / 2 * 12 / 52)
+    d.choose(scenario)
+    assert d.values["linkage"].value == cfg.scenario.p_release_linkage
+    d.values["linkage"].set(0.99)
+    d.reset()
+    assert d.values["linkage"].value == cfg.scenario.p_release_linkage
+    d.choose("pilot_diversion")
+    assert d.values["linkage"].value == 0.23  # the pilot's calibrated value survives the step
+
+
+def test_the_page_renders_the_levers_and_a_reset():
     box, rc = solara.render(d.Page(), handle_error=False)
-    labels = [w.label for w in rc.find(v.Slider).widgets]
-    assert "Linked to services after release" in labels and len(labels) == 4
-    first = bytes(rc.find(ipywidgets.Image).widget.value)
-    rc.find(v.Slider, label="Linked to services after release").widget.v_model = 0.8
-    assert d.linkage.value == 0.8
-    assert bytes(rc.find(ipywidgets.Image).widget.value) != first, "the curves did not move"
-    d.linkage.set(0.23)
+    assert len(rc.find(v.Slider).widgets) == 5  # four levers and the replicates
+    rc.find(v.Btn, children=["Reset to the scenario's levers"]).assert_single()
 
 
 def _free_port() -> int:

@@ -4,11 +4,13 @@
     diversion-sim-dashboard                  # http://127.0.0.1:8765 (this machine only)
     diversion-sim-dashboard --host 0.0.0.0   # other machines too (only on a trusted network)
 
-Move a slider (scenario, coordinators per ward, post-release linkage, stay length, detection rate)
-and the curves move: the model reruns at once on the pilot districts (665 people; a few replicates
-take well under a second) and the page shows relapse-free survival after release, people in each
-state over time and the service cascade, each against the status quo (compulsory) on the same random
-numbers. The model behind the curves is the package's ``DiversionModel``; nothing is precomputed.
+Choose a scenario: its own levers (from configs/scenario/) set the controls, and *Reset* returns to
+them. Move a control and the model reruns on the pilot districts (665 people, a few replicates in a
+second or two; a newer change cancels a run in progress) against the status quo, which never changes:
+relapse-free survival after release, people in each state over time with bands over replicates, the
+service cascade and the key differences. The second tab steps one run week by week and follows a
+handful of people and their families. Works offline with the ``[viz]`` extra (it installs
+``solara-assets``). Nothing is precomputed: the curves come from ``DiversionModel``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,26 @@ import argparse
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from .params import REGIMES
+
+REFERENCE = "compulsory"
+# control -> (label, one-line explanation, min, max, step)
+CONTROLS = {
+    "coordinators": ("Coordinators per ward", "part-time ward coordinators who assess referred "
+                     "people (diversion only; the pilot had 1)", 0.25, 4.0, 0.25),
+    "linkage": ("Linked to services after release", "share of people released from a centre "
+                "who are linked to methadone or recovery support", 0.0, 1.0, 0.01),
+    "stay_months": ("Mean first compulsory stay (months)", "the law sets 12-24 months; the "
+                    "2026 amendment 24", 6, 36, 1),
+    "detect": ("Police detection rate (per week)", "chance a week that police test a person "
+               "who uses drugs positive", 0.005, 0.3, 0.005),
+}
 
 
 @dataclass(frozen=True)
@@ -37,19 +52,21 @@ class Settings:
     stay_months: float | None = None    # centre of scenario.dur_stay_first, width kept
     detect: float | None = None         # params.police.rate_detect
     years: int = 5
-    replicates: int = 2
+    replicates: int = 3
     population: str = "pilot_districts"
 
 
 def configure(settings: Settings, scenario: str | None = None):
-    """The validated Config of ``scenario`` (default: the chosen one) with the levers applied.
-    Stay and detection apply to both runs; linkage and coordinators only to the chosen scenario,
-    so the reference stays the status quo."""
+    """The validated Config of ``scenario`` (default: the chosen one) with the controls applied.
+    The controls apply only to the chosen scenario: the status quo (``compulsory``) is always the
+    configs' own, so its line never moves."""
     from .config import compose_config, with_values
 
     sc = scenario or settings.scenario
     cfg = compose_config([f"scenario={sc}", f"population={settings.population}",
                           f"years={settings.years}"])
+    if scenario is not None and (scenario != settings.scenario or scenario == REFERENCE):
+        return cfg  # the reference line, or another scenario: as configured
     values: dict = {}
     if settings.detect is not None:
         values["params.police.rate_detect"] = settings.detect
@@ -57,21 +74,33 @@ def configure(settings: Settings, scenario: str | None = None):
         lo, hi = cfg.scenario.dur_stay_first
         mid = settings.stay_months * 52 / 12
         values["scenario.dur_stay_first"] = [max(mid - (hi - lo) / 2, 1.0), mid + (hi - lo) / 2]
-    if sc == settings.scenario:
-        if settings.linkage is not None:
-            values["scenario.p_release_linkage"] = settings.linkage
-        if settings.coordinators is not None and REGIMES[cfg.scenario.regime].coordinators:
-            values["scenario.n_coordinators_per_ward"] = settings.coordinators
+    if settings.linkage is not None:
+        values["scenario.p_release_linkage"] = settings.linkage
+    if settings.coordinators is not None and REGIMES[cfg.scenario.regime].coordinators:
+        values["scenario.n_coordinators_per_ward"] = settings.coordinators
     return with_values(cfg, values)
 
 
 def defaults(scenario: str = "pilot_diversion") -> dict[str, float]:
-    """The slider start values: what configs/ says for ``scenario``."""
-    cfg = configure(Settings(scenario=scenario))
+    """The control values a scenario starts from: what its configs say."""
+    from .config import compose_config
+
+    cfg = compose_config([f"scenario={scenario}"])
     lo, hi = cfg.scenario.dur_stay_first
-    return {"coordinators": cfg.scenario.n_coordinators_per_ward,
-            "linkage": cfg.scenario.p_release_linkage,
-            "stay_months": round((lo + hi) / 2 * 12 / 52), "detect": cfg.params.police.rate_detect}
+    return {"coordinators": float(cfg.scenario.n_coordinators_per_ward),
+            "linkage": float(cfg.scenario.p_release_linkage),
+            "stay_months": int(round((lo + hi) / 2 * 12 / 52)),
+            "detect": float(cfg.params.police.rate_detect),
+            "has_coordinators": bool(REGIMES[cfg.scenario.regime].coordinators),
+            "description": cfg.scenario.description}
+
+
+def for_scenario(scenario: str, **changes) -> Settings:
+    """Settings at ``scenario``'s own levers, with ``changes`` applied."""
+    d = defaults(scenario)
+    base = Settings(scenario=scenario, coordinators=d["coordinators"], linkage=d["linkage"],
+                    stay_months=d["stay_months"], detect=d["detect"])
+    return replace(base, **changes)
 
 
 @lru_cache(maxsize=64)
@@ -102,48 +131,89 @@ def relapse_curve(episodes: pd.DataFrame, horizon: int = 104) -> pd.DataFrame:
     return pd.DataFrame({"week": weeks, "survival": surv})
 
 
+KEY_NUMBERS = (("cum_admissions", "compulsory admissions", 1.0, ""),
+               ("relapse_52w_release", "relapsed within a year of release", 100.0, " pp"),
+               ("drug_free_person_years", "drug-free person-years", 1.0, ""),
+               ("cost_total_vnd", "total cost (bn VND)", 1e-9, ""))
+
+
+def key_numbers(settings: Settings) -> list[tuple[str, float, float, float, str]]:
+    """(label, mean, 5%, 95%, unit) of the chosen scenario minus the status quo, paired by
+    replicate."""
+    ref = simulate(settings, REFERENCE)["metrics"].pivot(index="replicate", columns="metric",
+                                                         values="value")
+    cur = simulate(settings)["metrics"].pivot(index="replicate", columns="metric", values="value")
+    out = []
+    for metric, label, scale, unit in KEY_NUMBERS:
+        if metric in cur and metric in ref:
+            d = (cur[metric] - ref[metric]).to_numpy(float) * scale
+            out.append((label, float(np.nanmean(d)), float(np.nanquantile(d, 0.05)),
+                        float(np.nanquantile(d, 0.95)), unit))
+    return out
+
+
+COLOURS = {"status quo": "#555555", "scenario": "#1f77b4"}  # the report's tab10 blue and a grey
+
+
 def figure(settings: Settings):
-    """The dashboard's figure: chosen scenario against compulsory, same random numbers."""
+    """Chosen scenario against the status quo, same random numbers: means and 90% bands."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
     from .report import CASCADE, LABEL, STATES
 
-    ref, cur = simulate(settings, "compulsory"), simulate(settings)
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    ref, cur = simulate(settings, REFERENCE), simulate(settings)
+    fig = Figure(figsize=(11, 7.2), layout="constrained")
     axs = fig.subplots(2, 3)
-    colours = {"compulsory (status quo)": "#7f7f7f", settings.scenario: "#1f77b4"}
-    runs = {"compulsory (status quo)": ref, settings.scenario: cur}
+    runs = {f"status quo ({REFERENCE})": (ref, COLOURS["status quo"]),
+            settings.scenario: (cur, COLOURS["scenario"])}
     ax = axs[0, 0]
-    for name, res in runs.items():
+    for name, (res, col) in runs.items():
         c = relapse_curve(res["episodes"])
-        ax.step(c["week"], c["survival"], where="post", color=colours[name], label=name)
+        ax.step(c["week"], c["survival"], where="post", color=col, label=name)
     ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since release", ylabel="share not relapsed",
            title="Relapse-free survival after release")
-    ax.legend(fontsize=8)
-    for ax, col in zip([axs[0, 1], axs[0, 2], axs[1, 0], axs[1, 1]],
-                       ["n_detained", "n_methadone", "n_using", "n_abstinent"]):
-        for name, res in runs.items():
-            m = res["weekly"].groupby("week")[col].mean()
-            ax.plot(m.index / 52, m.to_numpy(), color=colours[name], label=name)
-        ax.set(xlabel="years", ylabel="people", title=f"People {STATES[col]}")
+    ax.legend(fontsize=9)
+    for ax, colname in zip([axs[0, 1], axs[0, 2], axs[1, 0], axs[1, 1]],
+                           ["n_detained", "n_methadone", "n_using", "n_abstinent"]):
+        for name, (res, col) in runs.items():
+            g = res["weekly"].groupby("week")[colname]
+            mean, lo, hi = g.mean(), g.quantile(0.05), g.quantile(0.95)
+            ax.plot(mean.index / 52, mean.to_numpy(), color=col, label=name)
+            ax.fill_between(mean.index / 52, lo.to_numpy(), hi.to_numpy(), color=col, alpha=0.18, lw=0)
+        ax.set(xlabel="years after the policy switch", ylabel="people", title=f"People {STATES[colname]}")
         ax.set_ylim(bottom=0)
     ax = axs[1, 2]
     x = np.arange(len(CASCADE))
-    for k, (name, res) in enumerate(runs.items()):
+    for k, (name, (res, col)) in enumerate(runs.items()):
         met = res["metrics"].groupby("metric")["value"].mean()
-        ax.barh(x + 0.4 * k, [100 * met.get(m, np.nan) for m in CASCADE], height=0.4,
-                color=colours[name], label=name)
-    ax.set_yticks(x + 0.2, [LABEL[m].replace("Ever ", "") for m in CASCADE], fontsize=8)
+        ax.barh(x + 0.4 * k, [100 * met.get(m, np.nan) for m in CASCADE], height=0.4, color=col,
+                label=name)
+    ax.set_yticks(x + 0.2, [LABEL[m].replace("Ever ", "") for m in CASCADE], fontsize=10)
     ax.invert_yaxis()
-    ax.set(xlabel="% of registered PWUD", title="Service cascade")
-    fig.suptitle(f"{settings.scenario} vs compulsory: {settings.population}, {settings.years} years, "
-                 f"mean of {settings.replicates} replicates", fontsize=11)
-    plt.close("all")
+    ax.set(xlabel="% of registered people who use drugs", title="Service cascade")
+    for a in axs.flat:
+        a.tick_params(labelsize=10)
+    fig.suptitle(f"{settings.scenario} vs the status quo: {settings.population}, {settings.years} "
+                 f"years, mean and 90% band over {settings.replicates} replicates", fontsize=12)
     return fig
+
+
+def people_table(model, rows: np.ndarray) -> pd.DataFrame:
+    """A handful of people and their families at the model's current week."""
+    out = []
+    for r in rows:
+        person = model.person(int(r))
+        fam = model.family(int(r)) if model.pop.has_family[r] else None
+        out.append({"person": int(r), "state": person.state.name.lower(),
+                    "weeks in state": int(model.week - model.pop.since[r]),
+                    "times detained": person.n_detentions,
+                    "family strain (weeks)": round(fam.strain, 1) if fam else None,
+                    "family strategies": ", ".join(fam.strategies) if fam else "no family",
+                    "family would insist": fam.insists_on_compulsory if fam else None})
+    return pd.DataFrame(out)
 
 
 try:
@@ -152,35 +222,144 @@ except ImportError:  # pragma: no cover - the [viz] extra is not installed
     solara = None
 
 if solara is not None:
+    import threading
+    import time
+
     from .config import scenario_names
 
     SCENARIOS = scenario_names()
-    _start = defaults()
+    _start = defaults("pilot_diversion")
     scenario = solara.reactive("pilot_diversion")
-    coordinators = solara.reactive(float(_start["coordinators"]))
-    linkage = solara.reactive(float(_start["linkage"]))
-    stay = solara.reactive(int(_start["stay_months"]))
-    detect = solara.reactive(float(_start["detect"]))
+    values = {k: solara.reactive(_start[k]) for k in CONTROLS}
+    replicates = solara.reactive(3)
+    _run_lock = threading.Lock()  # one model run at a time per server process
+
+    def Html(text: str, style: str = "") -> None:  # noqa: N802
+        """A paragraph of HTML (solara.Markdown pulls katex from a CDN path that solara-assets
+        does not serve: a 404 on every load, offline or not)."""
+        solara.HTML(tag="div", unsafe_innerHTML=text, style=style)
+
+    def reset(sc: str | None = None) -> None:
+        d = defaults(sc or scenario.value)
+        for k in CONTROLS:
+            values[k].value = d[k]
+
+    def choose(sc: str) -> None:
+        scenario.value = sc
+        reset(sc)  # each scenario starts from its own levers
+
+    @solara.component
+    def Control(key: str, disabled: bool = False):  # noqa: N802
+        label, why, lo, hi, step = CONTROLS[key]
+        v = values[key].value
+        shown = f"{v:.0%}" if key == "linkage" else (f"{v:g}")
+        with solara.Column(gap="0px", style={"margin-bottom": "10px"}):
+            Html(f"<b>{label}: {shown}</b>" + (" (no effect in this scenario)" if disabled else ""))
+            if isinstance(lo, int) and isinstance(step, int):
+                solara.SliderInt("", value=values[key], min=lo, max=hi, step=step, disabled=disabled,
+                                 thumb_label=False)
+            else:
+                solara.SliderFloat("", value=values[key], min=lo, max=hi, step=step,
+                                   disabled=disabled, thumb_label=False)
+            solara.Text(why, style={"font-size": "13px", "color": "#555"})
+
+    @solara.component
+    def Curves():  # noqa: N802
+        settings = Settings(scenario.value, values["coordinators"].value, values["linkage"].value,
+                            values["stay_months"].value, values["detect"].value,
+                            replicates=replicates.value)
+
+        def work():
+            time.sleep(0.25)  # debounce: a newer change within 0.25 s cancels this run
+            with _run_lock:
+                return figure(settings), key_numbers(settings)
+
+        result = solara.use_thread(work, dependencies=[settings])
+        last = solara.use_ref(None)
+        if result.state == solara.ResultState.FINISHED:
+            last.current = result.value
+        busy = result.state == solara.ResultState.RUNNING
+        with solara.Column():
+            if busy:
+                solara.ProgressLinear(True)
+                solara.Info("Running the model for the new settings ...", dense=True)
+            if last.current is not None:
+                fig, numbers = last.current
+                rows = "".join(f"<tr><td>{lab}</td><td>{m:+,.1f}{u}</td><td>[{a:+,.1f}, "
+                               f"{b:+,.1f}]{u}</td></tr>" for lab, m, a, b, u in numbers)
+                Html(f"<b>{settings.scenario} minus the status quo</b> (mean and 90% interval over "
+                     f"{settings.replicates} paired replicates)<table style='margin:6px 0'>"
+                     "<tr><th></th><th>difference</th><th>90% interval</th></tr>" + rows + "</table>")
+                solara.FigureMatplotlib(fig, format="png")
+            elif result.state == solara.ResultState.ERROR:
+                solara.Error(f"The model could not run: {result.error}")
+
+    @solara.component
+    def Levers():  # noqa: N802
+        d = defaults(scenario.value)
+        Html("<h3>Policy levers</h3>")
+        solara.Select("Scenario", values=SCENARIOS, value=scenario.value, on_value=choose)
+        Html(f"<i>{d['description']}</i>", style="margin-bottom: 12px")
+        for key in CONTROLS:
+            Control(key, disabled=(key == "coordinators" and not d["has_coordinators"]))
+        with solara.Column(gap="0px"):
+            Html(f"<b>Replicates: {replicates.value}</b>")
+            solara.SliderInt("", value=replicates, min=2, max=8, thumb_label=False)
+            solara.Text("more replicates: narrower bands, slower reruns",
+                        style={"font-size": "13px", "color": "#555"})
+        solara.Button("Reset to the scenario's levers", on_click=lambda: reset(), outlined=True)
+        Html("The grey line is the status quo (compulsory) as configured: it never changes "
+             "with the controls.", style="margin-top: 10px")
+
+    @solara.component
+    def Weeks():  # noqa: N802
+        """One run of the chosen scenario, a week at a time, and a handful of people."""
+        from .model import DiversionModel
+
+        settings = Settings(scenario.value, values["coordinators"].value, values["linkage"].value,
+                            values["stay_months"].value, values["detect"].value, replicates=1)
+        model = solara.use_memo(lambda: DiversionModel(configure(settings), 0), [settings])
+        week, set_week = solara.use_state(0, key=str(settings))
+        playing, set_playing = solara.use_state(False)
+
+        def step(n: int = 1) -> None:
+            for _ in range(n):
+                if model.week < model.n_weeks:
+                    model.step()
+            set_week(model.week)
+
+        def play(cancel: threading.Event) -> None:
+            while playing and not cancel.is_set() and model.week < model.n_weeks:
+                step()
+                time.sleep(0.4)
+
+        solara.use_thread(play, dependencies=[playing, model])
+        p = model.pop
+        rows = np.flatnonzero(p.has_family)[:8]
+        with solara.Column():
+            with solara.Row():
+                solara.Button("Step one week", on_click=lambda: step(1))
+                solara.Button("Step a year", on_click=lambda: step(52))
+                solara.Button("Pause" if playing else "Play", on_click=lambda: set_playing(not playing))
+            counts = np.bincount(p.state, minlength=9)
+            Html(f"<b>Week {week} of {model.n_weeks}</b>: using {counts[0]}, abstinent "
+                 f"{counts[1]}, waiting for a coordinator {counts[2]}, on methadone {counts[3]}, "
+                 f"recovery support {counts[4]}, residential {counts[5]}, detained {counts[6]}")
+            solara.DataFrame(people_table(model, rows))
 
     @solara.component
     def Page():  # noqa: N802 - Solara's convention
-        settings = Settings(scenario.value, coordinators.value, linkage.value, stay.value,
-                            detect.value)
         solara.Title("diversion_sim")
-        with solara.Columns([1, 3]):
-            with solara.Column():
-                solara.Markdown("### Policy levers")
-                solara.Select("Scenario", values=SCENARIOS, value=scenario)
-                solara.SliderFloat("Coordinators per ward (diversion)", value=coordinators,
-                                   min=0.25, max=4.0, step=0.25)
-                solara.SliderFloat("Linked to services after release", value=linkage, min=0.0,
-                                   max=1.0, step=0.05)
-                solara.SliderInt("Mean first compulsory stay (months)", value=stay, min=6, max=36)
-                solara.SliderFloat("Police detection rate (per week)", value=detect, min=0.005,
-                                   max=0.3, step=0.005)
-                solara.Markdown("Each change reruns the model on the pilot districts (665 people) "
-                                "against the status quo on the same random numbers.")
-            solara.FigureMatplotlib(figure(settings), format="png")
+        solara.Style(".v-slider {min-width: 180px;} .v-application {font-size: 15px;} "
+                     "img {max-width: 100%; height: auto;}")
+        with solara.Columns([1, 2.4], style={"min-width": "960px"}):
+            with solara.Column(style={"min-width": "300px"}):
+                Levers()
+            with solara.lab.Tabs():
+                with solara.lab.Tab("Curves"):
+                    Curves()
+                with solara.lab.Tab("Watch the weeks"):
+                    Weeks()
 
 
 def _port(text: str) -> int:

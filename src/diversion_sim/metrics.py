@@ -182,13 +182,13 @@ def retention(spells: pd.DataFrame | None, times: list[float], state: str = "met
                         times)[0]
 
 
-def km_fit(durations, observed, label: str | None = None):
+def km_fit(durations, observed, label: str | None = None, alpha: float = 0.05):
     """The one Kaplan-Meier estimator of the package (lifelines' ``KaplanMeierFitter``): run
     metrics, the report's curves and the dashboard all use it."""
     from lifelines import KaplanMeierFitter
 
-    return KaplanMeierFitter().fit(np.asarray(durations, float), np.asarray(observed, bool),
-                                   label=label)
+    return KaplanMeierFitter(alpha=alpha).fit(np.asarray(durations, float),
+                                              np.asarray(observed, bool), label=label)
 
 
 def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]

@@ -80,7 +80,7 @@ def _diff(r: Any, unit: str) -> str:
         return "n/a"
     txt = f"{_signed(r['diff_mean'], unit)} [{_signed(r['diff_q05'], unit)}, {_signed(r['diff_q95'], unit)}]"
     if r["diff_q05"] <= 0 <= r["diff_q95"]:
-        txt += " <i>(interval includes 0: no difference shown)</i>"
+        txt += " <i>(interval includes 0)</i>"
     return txt
 
 
@@ -135,27 +135,37 @@ def fig_differences(summary: pd.DataFrame, order: list[str], path: Path) -> bool
 
 
 def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
+    """Relapse-free survival after release: one panel per scenario against the status quo
+    (grey), Kaplan-Meier with 90% pointwise intervals, all replicates pooled."""
     from .metrics import km_fit
 
     plt, sns = _setup()
     ep = episodes[episodes["exit_type"].astype(str) == "release"]
-    if ep.empty:
+    others = [o for o in order if o != REFERENCE and (ep["scenario"] == o).sum() >= 5]
+    if ep.empty or not others:
         return False
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    ncol = min(4, len(others))
+    nrow = int(np.ceil(len(others) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 2.9 * nrow), squeeze=False,
+                             sharex=True, sharey=True)
     pal = dict(zip(order, sns.color_palette("tab10", len(order))))
-    for sc in order:
+    ref = ep[ep["scenario"] == REFERENCE]
+    for ax, sc in zip(axes.flat, others):
+        if len(ref) >= 5:
+            km = km_fit(ref["weeks"], ref["observed"], label=REFERENCE, alpha=0.10)
+            km.plot_survival_function(ax=ax, ci_show=True, color="black", lw=1.0, ls="--")
         d = ep[ep["scenario"] == sc]
-        if len(d) < 5:
-            continue
-        km = km_fit(d["weeks"], d["observed"], label=f"{sc} (n={len(d):,})")
+        km = km_fit(d["weeks"], d["observed"], label=sc, alpha=0.10)
         km.plot_survival_function(ax=ax, ci_show=True, color=pal[sc], lw=1.6)
-    ax.set_xlim(0, 104)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("weeks since release from a compulsory centre")
-    ax.set_ylabel("share not yet relapsed")
-    ax.set_title("Relapse-free survival after release (Kaplan-Meier, all replicates, 95% CI)")
-    ax.legend(fontsize=8)
-    finish(fig, path)
+        ax.set_title(sc, fontsize=9)
+        ax.set_xlim(0, 104)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("weeks since release")
+        ax.set_ylabel("share not yet relapsed")
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle("Relapse-free survival after release from a compulsory centre, each scenario "
+                 f"against {REFERENCE} (black, dashed): Kaplan-Meier, 90% interval", y=1.01, fontsize=10)
+    finish(fig, path, axes=axes, used=len(others))
     return True
 
 
@@ -480,38 +490,184 @@ def _write_one(root: Path, out: Path, summary: pd.DataFrame, runs: pd.DataFrame,
         if fn(*args, out / name) is not False:
             sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")
     n_rep = runs.groupby("scenario")["replicate"].nunique()
-    meta = f"{len(order)} scenarios, {int(n_rep.min())}-{int(n_rep.max())} replicates each"
-    if variant:
-        meta += f"; swept values: {html.escape(variant)}"
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>diversion_sim report</title>
-<style>body{{font-family:sans-serif;max-width:1300px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ccc;padding:4px 6px;text-align:right}}
-th{{background:#f3f3f3}}tr th:first-child{{text-align:left}}img{{max-width:100%}}small{{color:#555}}</style>
-</head><body><h1>Police-mediated diversion vs compulsory detention: scenario comparison</h1>
-<p>Sweep folder <code>{html.escape(str(root))}</code>: {meta}. Each cell: mean over replicates, 90% interval
-below; the difference from <b>{REFERENCE}</b> is paired replicate by replicate: both runs draw each
-person's random numbers from the same keyed streams, so someone the policy does not touch lives the same
-life in both, and the paired interval is narrower than an unpaired one (by a factor of 1.4-4.7 in standard
-deviation, measured for relapse, person-years detained and deaths; benchmarks/crn.py). It still carries the
-noise of the people the policy does touch. Shares are of all registered people who use drugs in the
-population.</p>
-{_table(summary, order)}
-<p><small><b>Definitions.</b> <i>{html.escape(LABEL["drug_free_weeks_per_person"])}</i>: weeks not using
-drugs, whatever the state (abstinent, in recovery support or voluntary residential treatment, or on
-methadone without using heroin), outside compulsory centres; weeks using heroin on methadone are not
-drug-free, and weeks detained are counted apart. <i>{html.escape(LABEL["share_weeks_using_on_methadone"])}
-</i>: methadone patient-weeks with heroin use. Relapse shares are Kaplan-Meier estimates by kind of exit
-(release from compulsory detention, release onto methadone, completed voluntary residential treatment,
-completed recovery support).</small></p>
-{''.join(sections)}
-<p><small>Generated by diversion_sim; model description in docs/ODD.md, parameters and sources in
-docs/parameters.md.</small></p></body></html>"""
+    reps = (f"{int(n_rep.min())}" if n_rep.min() == n_rep.max()
+            else f"{int(n_rep.min())} to {int(n_rep.max())}")
+    info = _run_info(root)
+    swept = f"<li>Swept values of this page: {html.escape(variant)}</li>" if variant else ""
+    body = f"""<h1>Police-mediated diversion vs compulsory detention in Viet Nam: scenario comparison</h1>
+<section><h2>Executive summary</h2>{_exec_summary(summary, runs, order)}</section>
+<section><h2>What was run</h2><ul>
+<li>{len(order)} scenarios, {reps} replicates each (independent runs; replicate <i>r</i> of every scenario
+shares its random numbers, so differences are paired); horizon {info.get("years", "?")} years after the policy
+switch, each run starting from a {info.get("burn_in_years", "?")}-year burn-in under the status quo.</li>
+<li>Population: {html.escape(str(info.get("population", "?")))} ({info.get("n_people", 0):,} registered people
+who use drugs at the start); seed {info.get("seed", "?")}; parameters: {html.escape(str(info.get("params_source", "?")))};
+diversion_sim {html.escape(str(info.get("version", "?")))}.</li>{swept}
+<li>Sweep folder <code>{html.escape(str(root))}</code>.</li></ul>
+{_scenarios(root, order)}</section>
+<section><h2>Key results</h2><p>Each cell: mean over replicates, the 90% interval of the replicates below it,
+and the difference from <b>{REFERENCE}</b> (the status quo), paired replicate by replicate, with its own 90%
+interval; a difference whose interval includes 0 is marked and is not a finding. Every interval in this
+report is a 90% interval.</p><div class="wide">{_table(summary, order)}</div></section>
+{''.join(f"<section>{x}</section>" for x in sections if x)}
+<section>{_definitions()}</section>
+<section>{_assumptions(order)}</section>
+<p><small>Generated by diversion_sim {html.escape(str(info.get("version", "")))}; model description in
+docs/ODD.md, every parameter with its source in docs/parameters.md, references in docs/references.md.</small></p>"""
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>diversion_sim report</title>
+<style>{CSS}</style></head><body>{_embed(body, out)}</body></html>"""
     path = out / "report.html"
     tmp = out / ".report.html.tmp"
     tmp.write_text(page)
     tmp.replace(path)
     return path
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222;
+line-height:1.45}h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;font-size:12.5px}td,th{border:1px solid #ccc;padding:3px 5px;text-align:right;
+vertical-align:top}th{background:#f3f3f3}tr th:first-child{text-align:left}img{max-width:100%;height:auto}
+small{color:#555}.wide{overflow-x:auto;max-width:100%}ul{padding-left:1.2em}
+@media (max-width:1000px){table{font-size:11px}td,th{padding:2px 3px}}
+@page{size:A4;margin:12mm}
+@media print{body{max-width:none;margin:0;font-size:10pt}.wide{overflow:visible}table{font-size:7.5pt;
+width:100%}td,th{padding:1px 2px}section,img,table{page-break-inside:avoid}h2{page-break-after:avoid}}"""
+
+DEFINITIONS = {
+    "Replicate": "one independent run of the model; results are means and 90% intervals over replicates.",
+    "Paired difference": "a scenario's result minus the status quo's in the same replicate (same random "
+                         "numbers and parameter draw), then summarised over replicates.",
+    "Kaplan-Meier (KM)": "the share not yet relapsed at a time after an exit, counting people who died, "
+                         "moved away or reached the end of the run without relapse as censored.",
+    "Relapse": "first drug use after leaving a centre or treatment (for release onto methadone: heroin use "
+               "on treatment or dropout).",
+    "Drug-free weeks / person-years": "weeks not using drugs outside compulsory centres (abstinent, in "
+                                      "recovery support or residential treatment, or on methadone without "
+                                      "heroin use); weeks detained are counted apart.",
+    "Deaths": "deaths over the horizon (from the policy switch), all causes; overdose deaths after an exit "
+              "are the deaths attributable to lost tolerance in weeks 1-4 after release, detox or leaving "
+              "methadone (an expected count).",
+    "Caseload over capacity": "mean active clients per coordinator divided by the caseload a coordinator "
+                              "can hold (params.coordination.n_caseload_max).",
+    "Costs": "in VND of the price year, discounted from the switch; by component and by payer (government; "
+             "clients and families, out of pocket). See the costs section.",
+    "ICER": "incremental cost per unit of effect gained against the status quo: the ratio of the mean "
+            "paired differences; dominant = cheaper and better.",
+    "Family strain": "drug-related stress of a family, in weeks of recent use of its relative (halves in "
+                     "half a year without use).",
+}
+
+
+def _definitions() -> str:
+    items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in DEFINITIONS.items())
+    return f"<h2>Definitions</h2><ul>{items}</ul>"
+
+
+def _run_info(root: Path) -> dict[str, Any]:
+    metas = sorted(root.glob("runs/scenario=*/replicate=*/meta.json"))
+    metas += sorted(root.glob("runs/variant=*/scenario=*/replicate=*/meta.json"))
+    for meta in metas:
+        try:
+            return json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
+def _scenarios(root: Path, order: list[str]) -> str:
+    """Each scenario's description, from its own configuration (meta.json of its runs)."""
+    from .config import safe_name
+
+    rows = []
+    for sc in order:
+        desc = ""
+        for meta in sorted(root.glob(f"runs/**/scenario={safe_name(sc)}/replicate=*/meta.json")):
+            try:
+                desc = json.loads(meta.read_text()).get("scenario_description", "")
+                break
+            except (OSError, ValueError):
+                continue
+        rows.append(f"<tr><th>{html.escape(sc)}</th><td style='text-align:left'>{html.escape(desc)}</td></tr>")
+    return ("<h3>The scenarios</h3><div class='wide'><table><tr><th>scenario</th><th>what changes "
+            f"(configs/scenario/)</th></tr>{''.join(rows)}</table></div>")
+
+
+def _assumptions(order: list[str]) -> str:
+    """Every configured value whose source says *assumption*: the model parameters and the levers
+    of the scenarios in this report (from configs/, as docs/parameters.md)."""
+    from .config import config_dir
+    from .docs import table
+
+    base = config_dir()
+    files = [("model parameter", base / "params" / "default.yaml"),
+             ("status-quo lever", base / "config.yaml")]
+    files += [(f"scenario {sc}", base / "scenario" / f"{sc}.yaml") for sc in order
+              if (base / "scenario" / f"{sc}.yaml").is_file()]
+    rows = []
+    for where, path in files:
+        for key, value, _, source in table(path):
+            if "assumption" in source.lower() and not key.startswith(("status_quo", "limits", "output")):
+                rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td><td>"
+                            f"{html.escape(where)}</td><td style='text-align:left'><small>"
+                            f"{html.escape(source.replace(chr(92) + '|', '|'))}</small></td></tr>")
+    return ("<h2>Assumptions and limitations</h2><p>The values below have no direct source and are marked "
+            "<i>assumption</i> in configs/; those that move the results most are in the sensitivity "
+            "analysis (experiments/sensitivity.py, configs/sensitivity/morris.yaml). Other limitations: "
+            "the status quo is calibrated to national figures and the pilot's two districts, and differences "
+            "between scenarios carry model uncertainty that the intervals do not show (they show chance and, "
+            "with params=posterior, parameter uncertainty); the pilot's own figures are few (204 referred "
+            "people). docs/ODD.md describes every submodel.</p>"
+            f"<div class='wide'><table><tr><th>key</th><th>value</th><th>where</th><th>why</th></tr>"
+            f"{''.join(rows)}</table></div>")
+
+
+def _exec_summary(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) -> str:
+    """One line per scenario: its main differences from the status quo, with intervals."""
+    from .economics import icer_table
+
+    if REFERENCE not in order or "diff_mean" not in summary:
+        return "<p>No status quo in this sweep: no differences to summarise.</p>"
+    econ = icer_table(runs, REFERENCE, n_boot=500) if "cost_total_vnd" in set(runs["metric"]) else None
+    items = []
+    for sc in [o for o in order if o != REFERENCE]:
+        parts = []
+        for metric, name in (("cum_admissions", "compulsory admissions"),
+                             ("person_years_detained", "person-years detained"),
+                             ("relapse_52w_release", "relapse within a year of release"),
+                             ("drug_free_person_years", "drug-free person-years"),
+                             ("deaths", "deaths"), ("cost_total_vnd", "total cost")):
+            r = summary[(summary["scenario"] == sc) & (summary["metric"] == metric)]
+            if r.empty:
+                continue
+            parts.append(f"{name} {_diff(r.iloc[0], UNIT.get(metric, ''))}")
+        reading = ""
+        if econ is not None and len(econ):
+            e = econ[(econ["scenario"] == sc) & (econ["effect"] == "drug-free person-year")]
+            if len(e):
+                e = e.iloc[0]
+                reading = f" Cost-effectiveness: {html.escape(e['reading'])}"
+                if np.isfinite(e["icer"]):
+                    reading += f", VND {e['icer'] / 1e6:,.1f} million per drug-free person-year gained"
+                reading += "."
+        items.append(f"<li><b>{html.escape(sc)}</b> vs {REFERENCE}: {'; '.join(parts)}.{reading}</li>")
+    return ("<p>Differences from the status quo over the horizon (mean, 90% interval of paired replicates; "
+            "VND in thousand millions, bn).</p><ul>" + "".join(items) + "</ul>")
+
+
+def _embed(body: str, out: Path) -> str:
+    """Figures as data URIs: report.html is one file that can be sent by e-mail."""
+    import base64
+    import re
+
+    def repl(m: Any) -> str:
+        path = out / m.group(1)
+        if not path.is_file():
+            return m.group(0)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f"src='data:image/png;base64,{data}'"
+
+    return re.sub(r"src='([^'/]+\.png)'", repl, body)
 
 
 def main(argv: list[str] | None = None) -> None:
