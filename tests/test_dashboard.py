@@ -13,7 +13,6 @@ import pytest
 
 solara = pytest.importorskip("solara")
 import ipyvuetify as v  # noqa: E402
-import ipywidgets  # noqa: E402
 
 from diversion_sim import dashboard as d  # noqa: E402
 
