@@ -35,19 +35,27 @@ def caseload(m: DiversionModel) -> np.ndarray:
     return np.bincount(p.ward[p.client_until > m.week], minlength=m.wards.n)
 
 
+def _caseload_after_step(m: DiversionModel) -> np.ndarray:
+    """This week's caseload once the coordinators have worked (cached by step for the record)."""
+    week, case = m.__dict__.get("_caseload", (None, None))
+    return case if week == m.week else caseload(m)
+
+
 def step(m: DiversionModel) -> None:
     """Assess waiting referrals where the ward has assessment time and caseload room."""
     if not m.regime.coordinators:
         return
     p, cp, sc = m.pop, m.cfg.params.coordination, m.cfg.scenario
     queue = np.flatnonzero(p.state == State.REFERRED)
+    case = caseload(m)
+    m.__dict__["_caseload"] = (m.week, case)  # the record reads it (plus this week's clients)
     if queue.size == 0:
         return
     rate = m.wards.n_coordinators * cp.rate_assess * sc.rel_assess_capacity
     slots = np.floor(rate).astype(np.int64)
     slots += m.ward_streams.uniform("assess_slots", np.arange(m.wards.n), m.week) < (rate - slots)
     room = np.maximum(np.floor(m.wards.n_coordinators * cp.n_caseload_max).astype(np.int64)
-                      - caseload(m), 0)
+                      - case, 0)
     cap = np.minimum(slots, room)
     w = p.ward[queue]
     served = m.order(queue[grouped_rank(w, p.referral_week[queue], queue) < cap[w]])
@@ -61,6 +69,9 @@ def step(m: DiversionModel) -> None:
     m.log(Event.SCREEN_ONLY, served[~complete])
     enter(m, served[~complete], State.USING)
     assess(m, served[complete])
+    # the newly assessed join the caseload (nobody else's client status changes after this)
+    m.__dict__["_caseload"] = (m.week, case + np.bincount(p.ward[served[complete]],
+                                                          minlength=m.wards.n))
 
 
 def assess(m: DiversionModel, idx: np.ndarray) -> None:
@@ -113,7 +124,7 @@ def _record(m: DiversionModel) -> tuple[float, float, float]:
     """Active clients, wards at caseload capacity and people waiting, this week."""
     if not m.regime.coordinators:
         return 0.0, 0.0, 0.0
-    case = caseload(m)
+    case = _caseload_after_step(m)
     cap = np.floor(m.wards.n_coordinators * m.cfg.params.coordination.n_caseload_max)
     return (float(case.sum()), float(np.count_nonzero(case >= cap)),
             float(np.count_nonzero(m.pop.state == State.REFERRED)))
