@@ -59,6 +59,16 @@ def burn_in_key(cfg: Config, replicate: int) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
+def _count(state: State):
+    return lambda m: int(m.metrics.states[m.week - m.metrics.first_week, state])
+
+
+# Mesa's DataCollector reporters: each reads this week's row of the model's own counts, so
+# collecting costs nothing per agent (mesa.batch_run and SolaraViz use them).
+MODEL_REPORTERS = {f"n_{s.name.lower()}": _count(s) for s in State}
+MODEL_REPORTERS["week"] = lambda m: int(m.week)
+
+
 @dataclass
 class RunResult:
     """Tables of one run: weekly counts/flows, events, relapse episodes, run-level metrics."""
@@ -91,8 +101,30 @@ class DiversionModel(mesa.Model):
 
     assembly: Assembly = ASSEMBLY  # the processes (processes/registry.py), assembled once
 
-    def __init__(self, cfg: Config, replicate: int = 0, burn_in_dir: str | Path | None = None
-                 ) -> None:
+    def __init__(self, cfg: Config | None = None, replicate: int = 0,
+                 burn_in_dir: str | Path | None = None, *, scenario: str | None = None,
+                 population: str | None = None, years: float | None = None,
+                 seed: int | None = None, overrides: list[str] | tuple[str, ...] = (),
+                 **keys: object) -> None:
+        if cfg is None:  # Mesa style: DiversionModel(scenario="pilot_diversion", years=2, seed=1)
+            from .config import compose_config
+
+            given = [f"scenario={scenario or 'compulsory'}"]
+            given += [f"population={population}"] if population else []
+            given += [f"years={years}"] if years is not None else []
+            given += [f"seed={seed}"] if seed is not None else []
+            given += [f"{k}={v}" for k, v in keys.items()]  # e.g. **{"params.police.rate_detect": 0.1}
+            cfg = compose_config(given + list(overrides))
+        elif scenario or population or years is not None or seed is not None or overrides or keys:
+            from .errors import ConfigError
+
+            raise ConfigError("DiversionModel takes either a Config or keyword settings (scenario=, "
+                              "population=, years=, seed=, overrides=), not both; change a Config "
+                              "with diversion_sim.config.with_values")
+        else:
+            from .params import validate
+
+            validate(copy.deepcopy(cfg))  # a Config changed by hand is checked like any other
         cfg = with_posterior_draw(cfg, replicate)  # params=posterior: this replicate's draw
         # Every random number derives from (seed, replicate): Mesa's own generator, the initial
         # population (whole-population arrays in row order, so shared by all scenarios) and the
@@ -115,6 +147,9 @@ class DiversionModel(mesa.Model):
         self.switched = True
         self._make_agents()
         self._record()
+        self.steps = 0  # Mesa's step counter counts the weeks after the switch, not the burn-in
+        self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
+        self.datacollector.collect(self)
 
     @property
     def regime(self) -> Regime:
@@ -174,7 +209,7 @@ class DiversionModel(mesa.Model):
             self._initial_schedule(rng)
             self._record()
             while self.week < 0:
-                self.step()
+                type(self).step(self)  # the weekly step itself, not Mesa's counting wrapper
         finally:
             self.cfg = run_cfg
         keep = np.flatnonzero(ALIVE_PRESENT[self.pop.state])
@@ -316,6 +351,8 @@ class DiversionModel(mesa.Model):
             hook(self)
         flush(self)  # draw the next event of everyone who changed this week, in one batch
         self._record()
+        if self.switched:
+            self.datacollector.collect(self)  # Mesa's reporters read the week's counts (O(1))
         if self.week >= self.n_weeks:
             self.running = False
 

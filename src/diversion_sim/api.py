@@ -1,0 +1,107 @@
+"""The Python route, for notebooks and scripts: compose, run one model, run scenarios x replicates
+in memory, read a finished sweep. The same seeds and tables as the ``diversion-sim`` command::
+
+    import diversion_sim as ds
+    res = ds.run("pilot_diversion", years=2)                 # one run: res.weekly, res.metrics, ...
+    sw = ds.run_scenarios(["compulsory", "pilot_diversion"], replicates=5, years=2)
+    sw.summary                                               # as summary.csv: paired differences
+    sw = ds.load_sweep("outputs/sweeps/2026-12-01_10-00-00")
+    m = ds.DiversionModel(scenario="pilot_diversion", years=1)   # a Mesa model, step by step
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import compose_config
+from .params import Config
+
+
+def _settings(scenario: str, settings: dict[str, Any]) -> list[str]:
+    over = [f"scenario={scenario}"]
+    for key in ("population", "years", "seed", "replicates"):
+        if key in settings:
+            over.append(f"{key}={settings.pop(key)}")
+    over += list(settings.pop("overrides", ()))
+    over += [f"{k}={v}" for k, v in settings.items()]  # dotted keys: **{"params.police.rate_detect": 0.1}
+    return over
+
+
+def compose(scenario: str = "compulsory", **settings: Any) -> Config:
+    """A validated configuration: ``compose("pilot_diversion", years=2, seed=7,
+    overrides=["params.police.rate_detect=0.1"])``; bad values raise ConfigError with the
+    command's one-paragraph message."""
+    return compose_config(_settings(scenario, dict(settings)))
+
+
+def run(scenario: str = "compulsory", replicate: int = 0, **settings: Any):
+    """One run (:class:`~diversion_sim.model.RunResult`: weekly, events, episodes, spells,
+    metrics), exactly as replicate ``replicate`` of the command's sweep."""
+    from .model import DiversionModel
+
+    return DiversionModel(compose(scenario, **settings), replicate).run()
+
+
+@dataclass
+class Sweep:
+    """Tidy tables of scenarios x replicates (the sweep folder's tables, in memory)."""
+
+    runs: pd.DataFrame  # scenario, replicate, metric, value
+    weekly: pd.DataFrame
+    episodes: pd.DataFrame
+    summary: pd.DataFrame  # as summary.csv: mean, 90% interval, paired differences
+
+    def metric(self, name: str) -> pd.DataFrame:
+        """One result, scenario x replicate."""
+        return self.runs[self.runs["metric"] == name].pivot(index="replicate", columns="scenario",
+                                                            values="value")
+
+
+def _one(cfg: Config, r: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from .model import DiversionModel
+
+    res = DiversionModel(cfg, r).run()
+    ids = {"scenario": cfg.scenario.name, "replicate": r}
+    met = pd.DataFrame({"metric": list(res.metrics), "value": list(res.metrics.values())})
+    return met.assign(**ids), res.weekly.assign(**ids), res.episodes.assign(**ids)
+
+
+def run_scenarios(scenarios: list[str] | None = None, replicates: int = 5, n_jobs: int = 1,
+                  **settings: Any) -> Sweep:
+    """Every scenario in ``scenarios`` (default: all found) x ``replicates``, in memory, on
+    ``n_jobs`` processes (joblib); replicate r of each scenario shares its random numbers."""
+    from .config import scenario_names
+    from .sweep import summarise
+
+    names = scenario_names() if scenarios is None else list(scenarios)
+    cfgs = [compose(s, **dict(settings)) for s in names]
+    jobs = [(c, r) for c in cfgs for r in range(int(replicates))]
+    if n_jobs == 1:
+        parts = [_one(c, r) for c, r in jobs]
+    else:
+        from joblib import Parallel, delayed
+
+        parts = Parallel(n_jobs=n_jobs)(delayed(_one)(c, r) for c, r in jobs)
+    runs = pd.concat([p[0] for p in parts], ignore_index=True)
+    return Sweep(runs=runs, weekly=pd.concat([p[1] for p in parts], ignore_index=True),
+                 episodes=pd.concat([p[2] for p in parts], ignore_index=True),
+                 summary=summarise(runs))
+
+
+def load_sweep(folder: str | Path) -> Sweep:
+    """The tables of a finished sweep folder (``diversion-sim`` wrote them)."""
+    from .sweep import SweepError
+
+    root = Path(folder)
+    try:
+        return Sweep(runs=pd.read_parquet(root / "runs.parquet"),
+                     weekly=pd.read_parquet(root / "weekly.parquet"),
+                     episodes=pd.read_parquet(root / "episodes.parquet"),
+                     summary=pd.read_csv(root / "summary.csv"))
+    except (OSError, ValueError) as exc:
+        raise SweepError(f"{root} is not a summarised sweep folder ({exc}); run "
+                         f"diversion-sim-summary {root} first") from None

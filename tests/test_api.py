@@ -1,0 +1,78 @@
+"""The Python route and Mesa interop (issue 15, first part): keyword constructor, datacollector,
+mesa.batch_run and SolaraViz, the in-memory API with the command's seeds, validation of a
+configuration changed by hand."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import diversion_sim as ds
+from diversion_sim import ConfigError
+
+
+def test_keyword_constructor_and_mesa_counters():
+    m = ds.DiversionModel(scenario="pilot_diversion", years=1, seed=1)
+    assert m.cfg.scenario.name == "pilot_diversion" and m.cfg.seed == 1 and m.steps == 0
+    m.step()
+    assert m.steps == 1 and m.week == 1  # the burn-in is not counted as Mesa steps
+    df = m.datacollector.get_model_vars_dataframe()
+    assert len(df) == 2 and df["n_using"].iloc[-1] == int(np.sum(m.pop.state == ds.State.USING))
+    d = ds.DiversionModel(population="pilot_wards", years=0.5)  # the status quo by default
+    assert d.cfg.scenario.name == "compulsory"
+    with pytest.raises(ConfigError, match="either a Config or keyword"):
+        ds.DiversionModel(d.cfg, scenario="pilot_diversion")
+
+
+def test_mesa_batch_run_works_out_of_the_box():
+    import mesa
+
+    out = pd.DataFrame(mesa.batch_run(
+        ds.DiversionModel, parameters={"scenario": ["compulsory", "pilot_diversion"],
+                                       "population": "pilot_wards", "years": 1, "replicate": [0, 1]},
+        iterations=1, max_steps=52, display_progress=False))
+    assert len(out) == 4 and (out["Step"] == out["week"]).all() and (out["week"] >= 51).all()
+    det = out.groupby("scenario")["n_detained"].mean()
+    assert det["pilot_diversion"] < det["compulsory"]
+
+
+def test_solara_viz_builds_a_page_from_the_datacollector():
+    pytest.importorskip("solara")
+    import solara
+    from mesa.visualization import SolaraViz, make_plot_component
+
+    m = ds.DiversionModel(population="pilot_wards", years=0.5)
+    page = SolaraViz(m, components=[make_plot_component("n_detained")], name="diversion_sim")
+    solara.render(page, handle_error=False)
+
+
+def test_a_configuration_changed_by_hand_is_checked():
+    cfg = ds.compose("pilot_diversion", years=1)
+    cfg.params.police.rate_detect = -1
+    with pytest.raises(ConfigError, match="params.police.rate_detect"):
+        ds.DiversionModel(cfg)
+    with pytest.raises(ConfigError, match="there is no scenario called"):
+        ds.compose("nonsense")
+
+
+@pytest.mark.slow
+def test_in_memory_scenarios_equal_the_command_and_a_sweep_loads(tmp_path):
+    common = {"population": "pilot_wards", "years": 0.5}
+    sw = ds.run_scenarios(["compulsory", "pilot_diversion"], replicates=2, **common)
+    root = tmp_path / "sweep"
+    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}",
+                        f"hydra.sweep.dir={root}", "scenario=compulsory,pilot_diversion",
+                        "replicates=2", "population=pilot_wards", "years=0.5", "output.report=false"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    loaded = ds.load_sweep(root)
+    key = ["scenario", "replicate", "metric"]
+    a = sw.runs.sort_values(key).reset_index(drop=True)
+    b = loaded.runs.sort_values(key).reset_index(drop=True)[a.columns]
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert set(sw.summary.columns) == set(loaded.summary.columns)
+    assert sw.metric("cum_admissions").shape == (2, 2)
