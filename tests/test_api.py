@@ -76,3 +76,14 @@ def test_in_memory_scenarios_equal_the_command_and_a_sweep_loads(tmp_path):
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
     assert set(sw.summary.columns) == set(loaded.summary.columns)
     assert sw.metric("cum_admissions").shape == (2, 2)
+
+
+def test_version_and_packaging_files():
+    from pathlib import Path
+
+    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "--version"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and f"diversion-sim {ds.__version__}" in r.stdout
+    root = Path(__file__).resolve().parents[1]
+    for name in ("LICENSE", "CITATION.cff", "CHANGELOG.md", "src/diversion_sim/py.typed"):
+        assert (root / name).is_file(), name

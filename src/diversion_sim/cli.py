@@ -545,6 +545,12 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     os._exit(128 + signum)
 
 
+def _hydra_version() -> str:
+    import hydra
+
+    return hydra.__version__
+
+
 def main() -> None:
     """Console entry point: validate every job first, then hand over to Hydra."""
     import signal
@@ -554,7 +560,13 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     argv = sys.argv[1:]
-    if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i") for a in argv):
+    if "--version" in argv:
+        from . import __version__
+
+        print(f"diversion-sim {__version__} (diversion_sim; Hydra {_hydra_version()})")
+        return
+    if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion")
+               for a in argv):
         try:
             preflight(argv)
         except ConfigError as exc:
