@@ -68,7 +68,7 @@ def test_abc_recovers_known_parameters(tmp_path):
     for name, c in targets["cohorts"].items():
         c.pop("cumulative_hazard", None)
         c["observed"] = [synthetic[k] for k in cohorts.statistic_names(name, c)]
-    post = cal.run_abc(cfg, targets, priors, tmp_path, population_size=80, max_generations=5,
+    post = cal.run_abc(cfg, targets, priors, tmp_path, population_size=60, max_generations=4,
                        n_procs=1, seed=3)
     q = cal.weighted_quantiles(post).set_index("key")
     for k, v in truth.items():
@@ -113,7 +113,7 @@ def test_calibrate_command_runs_resumes_and_refuses_to_overwrite(tmp_path):
 
 @pytest.mark.slow
 def test_pilot_replication_command(tmp_path):
-    r = _run("pilot_replication.py", tmp_path, "n_sims=12")
+    r = _run("pilot_replication.py", tmp_path, "n_sims=6")
     assert r.returncode == 0, r.stderr[-3000:]
     fit = pd.read_csv(tmp_path / "pilot_fit.csv")
     assert {"target", "observed", "simulated_mean", "q05", "q95", "inside"} <= set(fit.columns)
