@@ -22,7 +22,7 @@ def test_benchmark_script_quick_mode_prints_the_table():
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     for needle in ("national 1 y, compulsory", "bare numpy", "per-agent Mesa", "memory per person",
-                   "pilot districts 5 y", "start-up", "burn-in"):
+                   "pilot districts 5 y", "start-up", "burn-in", "dashboard: a moved control"):
         assert needle in out.stdout, f"row {needle!r} missing from\n{out.stdout}"
 
 

@@ -179,7 +179,7 @@ def test_report_is_one_self_contained_page(browser, report):
     assert len(imgs) >= 8
     assert all(src.startswith("data:image/png;base64") and w > 100 for src, w in imgs), imgs
     for heading in ("Executive summary", "What was run", "Definitions", "Assumptions and limitations",
-                    "Costs and cost-effectiveness", "Families"):
+                    "Costs and cost-effectiveness", "Families", "Calibration fit on these runs"):
         page.get_by_role("heading", name=heading).first.wait_for()
     # reads at 900 px: the page itself does not scroll sideways (wide tables scroll in their box)
     assert page.evaluate("document.documentElement.scrollWidth") <= 900

@@ -74,7 +74,9 @@ def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
     return finish(fig, path, dpi=130)
 
 
-def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) -> Path:
+def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path,
+                   over: str = "pilot districts, 5 years after the switch; median and 90% band "
+                               "over posterior draws") -> Path:
     """Relapse-free survival by kind of exit and methadone retention, measured on the running
     model's tables (Kaplan-Meier per posterior-predictive simulation: median and 90% band),
     against every published point fitted or checked."""
@@ -125,8 +127,7 @@ def relapse_curves(curves: pd.DataFrame, targets: dict[str, Any], path: Path) ->
     for ax in axes:  # below each panel: the curves stay visible
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     fig.suptitle("The running model's relapse and retention against the published reports\n"
-                 "(pilot districts, 5 years after the switch; median and 90% band over posterior "
-                 "draws; published points with 95% CI)", y=1.02)
+                 f"({over}; published points with 95% CI)", y=1.02)
     return finish(fig, path, dpi=130)
 
 

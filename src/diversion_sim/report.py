@@ -378,6 +378,45 @@ def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order:
             f"{''.join(erows)}</table>{figs}")
 
 
+def _fit_section(root: Path, episodes: pd.DataFrame, out: Path) -> str:
+    """The calibration fit on the sweep's own runs: relapse after each kind of exit and methadone
+    retention, per replicate (90% band), against every published point fitted or checked."""
+    from types import SimpleNamespace
+
+    from . import calibration as cal
+    from . import plots
+
+    spells_path = root / "spells.parquet"
+    if not spells_path.is_file() or episodes.empty:
+        return ""
+    import yaml
+
+    from .config import config_dir
+
+    spells = pd.read_parquet(spells_path)
+    targets = yaml.safe_load((config_dir() / "calibration" / "targets.yaml").read_text())
+    rows = []
+    for r in sorted(set(episodes["replicate"])):
+        tables = {sc: SimpleNamespace(episodes=episodes[(episodes["scenario"] == sc)
+                                                       & (episodes["replicate"] == r)],
+                                      spells=spells[(spells["scenario"] == sc)
+                                                    & (spells["replicate"] == r)])
+                  for sc in set(episodes["scenario"])}
+        for name, c in cal.running_curves(tables, targets["cohorts"]).items():
+            rows += [{"sim": r, "curve": name, "week": int(w), "value": float(v)}
+                     for w, v in zip(cal.CURVE_WEEKS, c)]
+    if not rows:
+        return ""
+    plots.relapse_curves(pd.DataFrame(rows), targets, out / "fit.png",
+                         over="this sweep's runs; median and 90% band over replicates")
+    return ("<h2>Calibration fit on these runs</h2><p>Relapse-free survival by kind of exit and "
+            "methadone retention measured on this sweep's own runs (median and 90% band over "
+            "replicates), against the published cohorts the model was calibrated to or checked "
+            "against (open markers with 95% binomial intervals; sources in docs/references.md). "
+            "The pilot cascade fit is in experiments/pilot_replication.py.</p>"
+            "<img src='fit.png' alt='Calibration fit'>")
+
+
 def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path,
                         burn: pd.DataFrame | None = None) -> str:
     """The status quo against the country (figure and table), from the sweep's own
@@ -484,6 +523,7 @@ def _write_one(root: Path, out: Path, summary: pd.DataFrame, runs: pd.DataFrame,
             ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
             ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
     sections = [_status_quo_section(root, runs, weekly, out, burn),
+                _fit_section(root, episodes, out) if not variant else "",
                 _costs_section(root, runs, summary, order, out),
                 _families_section(summary, order)]
     for name, title, fn, args in figs:
