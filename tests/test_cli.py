@@ -34,8 +34,9 @@ def test_default_sweep_small(tmp_path):
     assert "compulsory" in r.stdout and "pilot_diversion" in r.stdout
     html = (root / "report" / "report.html").read_text()  # the planners' report
     for png in ("headline.png", "differences.png", "relapse.png", "cascade.png", "occupancy.png",
-                "ce_plane.png", "ceac.png"):
-        assert (root / "report" / png).stat().st_size > 10_000 and png in html
+                "ce_plane.png", "ceac.png", "fit.png"):
+        assert (root / "report" / png).stat().st_size > 10_000, png
+    assert html.count("src='data:image/png;base64,") >= 9  # self-contained: every figure embedded
     assert "Costs and cost-effectiveness" in html and "Clients and families" in html
     econ = pd.read_csv(root / "economics.csv")  # one row per scenario and effect
     assert set(econ["scenario"]) == set(scenario_names()) - {"compulsory"}

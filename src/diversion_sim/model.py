@@ -136,6 +136,9 @@ class DiversionModel(mesa.Model):
         self.streams = Streams(cfg.seed, replicate, ids=lambda: self.pop.uid)  # keyed by person
         self.ward_streams = Streams(cfg.seed, replicate)  # keyed by ward
         self._shuffle: np.random.Generator | None = None  # tests: shuffle every batch's order
+        # the processes' within-run caches (a week's caseload, ...): emptied at the switch, so a
+        # run from a cached burn-in and one that simulated it see the same state at week 0
+        self.cache: dict = {}
         self.n_weeks = int(round(cfg.years * 52))
         self.burn_weeks = int(round(cfg.burn_in_years * 52))
         self.switched = False  # False during the burn-in (no agents, no run tables)
@@ -224,6 +227,7 @@ class DiversionModel(mesa.Model):
         """Week 0: the scenario's levers take effect for the people on the register."""
         p, sc = self.pop, self.cfg.scenario
         rows = np.arange(p.n)
+        self.cache = {}
         self.wards.n_coordinators[:] = sc.n_coordinators_per_ward
         for hook in self.assembly.switch_hooks:  # e.g. family levers (processes/family.py)
             hook(self)

@@ -37,7 +37,7 @@ def caseload(m: DiversionModel) -> np.ndarray:
 
 def _caseload_after_step(m: DiversionModel) -> np.ndarray:
     """This week's caseload once the coordinators have worked (cached by step for the record)."""
-    week, case = m.__dict__.get("_caseload", (None, None))
+    week, case = m.cache.get("caseload", (None, None))
     return case if week == m.week else caseload(m)
 
 
@@ -48,7 +48,7 @@ def step(m: DiversionModel) -> None:
     p, cp, sc = m.pop, m.cfg.params.coordination, m.cfg.scenario
     queue = np.flatnonzero(p.state == State.REFERRED)
     case = caseload(m)
-    m.__dict__["_caseload"] = (m.week, case)  # the record reads it (plus this week's clients)
+    m.cache["caseload"] = (m.week, case)  # the record reads it (plus this week's clients)
     if queue.size == 0:
         return
     rate = m.wards.n_coordinators * cp.rate_assess * sc.rel_assess_capacity
@@ -70,7 +70,7 @@ def step(m: DiversionModel) -> None:
     enter(m, served[~complete], State.USING)
     assess(m, served[complete])
     # the newly assessed join the caseload (nobody else's client status changes after this)
-    m.__dict__["_caseload"] = (m.week, case + np.bincount(p.ward[served[complete]],
+    m.cache["caseload"] = (m.week, case + np.bincount(p.ward[served[complete]],
                                                           minlength=m.wards.n))
 
 

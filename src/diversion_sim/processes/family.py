@@ -186,7 +186,7 @@ def _record(m: DiversionModel) -> tuple[float, ...]:
     st = p.state[rows]
     n = np.bincount(st, minlength=N_STATES)
     present = rows[ALIVE_PRESENT[st]]
-    cache = m.__dict__.setdefault("_family_strain", [None, 0.0])
+    cache = m.cache.setdefault("family_strain", [None, 0.0])
     if cache[0] is None or m.week - cache[0] >= STRAIN_EVERY:
         cache[:] = [m.week, float(strain_now(m, present).sum()) if present.size else 0.0]
     return (float(np.count_nonzero(p.family_supported[present])),

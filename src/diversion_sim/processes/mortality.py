@@ -80,14 +80,14 @@ def excess_fraction(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
 
 
 def on_death(m: DiversionModel, idx: np.ndarray) -> None:
-    m.__dict__["_excess_deaths"] = (m.week, float(excess_fraction(m, idx).sum()))
+    m.cache["excess_deaths"] = (m.week, float(excess_fraction(m, idx).sum()))
     close_episodes(m, idx, observed=False)
     m.log(Event.DEATH, idx, m.pop.state[idx])
     enter(m, idx, State.DEAD)
 
 
 def _record(m: DiversionModel) -> tuple[float]:
-    week, value = m.__dict__.get("_excess_deaths", (None, 0.0))
+    week, value = m.cache.get("excess_deaths", (None, 0.0))
     return (value if week == m.week else 0.0,)
 
 
