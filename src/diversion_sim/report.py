@@ -407,8 +407,12 @@ def _fit_section(root: Path, episodes: pd.DataFrame, out: Path) -> str:
                      for w, v in zip(cal.CURVE_WEEKS, c)]
     if not rows:
         return ""
-    plots.relapse_curves(pd.DataFrame(rows), targets, out / "fit.png",
-                         over="this sweep's runs; median and 90% band over replicates")
+    import warnings
+
+    with warnings.catch_warnings():  # curves past a short horizon are NaN: no band drawn there
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plots.relapse_curves(pd.DataFrame(rows), targets, out / "fit.png",
+                             over="this sweep's runs; median and 90% band over replicates")
     return ("<h2>Calibration fit on these runs</h2><p>Relapse-free survival by kind of exit and "
             "methadone retention measured on this sweep's own runs (median and 90% band over "
             "replicates), against the published cohorts the model was calibrated to or checked "
