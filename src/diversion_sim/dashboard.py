@@ -202,14 +202,22 @@ def figure(settings: Settings):
 
 
 def people_table(model, rows: np.ndarray) -> pd.DataFrame:
-    """A handful of people and their families at the model's current week."""
+    """A handful of people and their families at the model's current week, with each person's
+    latest event (their history so far: ``model.family(row).history()``)."""
+    from .states import EVENT_NAMES
+
+    ev = model.metrics.events
+    week, person_col, kind = ev.column("week"), ev.column("person"), ev.column("kind")
     out = []
     for r in rows:
         person = model.person(int(r))
         fam = model.family(int(r)) if model.pop.has_family[r] else None
+        mine = np.flatnonzero(person_col == r)
+        last = (f"{EVENT_NAMES[kind[mine[-1]]]} (week {week[mine[-1]]})" if mine.size else "none yet")
         out.append({"person": int(r), "state": person.state.name.lower(),
                     "weeks in state": int(model.week - model.pop.since[r]),
                     "times detained": person.n_detentions,
+                    "latest event": last,
                     "family strain (weeks)": round(fam.strain, 1) if fam else None,
                     "family strategies": ", ".join(fam.strategies) if fam else "no family",
                     "family would insist": fam.insists_on_compulsory if fam else None})

@@ -328,7 +328,7 @@ def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order:
     info = _cost_info(root)
     year, rate, fx = info.get("price_year", "?"), info.get("rate_discount"), info.get("vnd_per_usd")
     disc = f"discounted at {100 * rate:.0f}% a year from week 0" if rate is not None else "discounted"
-    rows = [(f"cost_{c}_vnd", f"{LABELS[c]} <small>(per {UNITS[c]})</small>") for c in COMPONENTS]
+    rows = [(f"cost_{c}_vnd", f"{LABELS[c]} <small>(priced per {UNITS[c]})</small>") for c in COMPONENTS]
     rows += [("cost_government_vnd", "<b>Government</b>"),
              ("cost_client_vnd", "<b>Clients and families</b> (out of pocket)"),
              ("cost_total_vnd", "<b>Total</b>"), ("cost_per_person_vnd", "Total per person")]
