@@ -87,3 +87,20 @@ def test_version_and_packaging_files():
     root = Path(__file__).resolve().parents[1]
     for name in ("LICENSE", "CITATION.cff", "CHANGELOG.md", "src/diversion_sim/py.typed"):
         assert (root / name).is_file(), name
+
+
+def test_console_summary_is_for_a_reader():
+    from diversion_sim.sweep import format_summary, summarise
+
+    rows = []
+    for sc, adm, share in (("compulsory", 100.0, 0.20), ("pilot_diversion", 60.0, 0.45)):
+        for r in range(3):
+            rows += [{"scenario": sc, "replicate": r, "metric": "cum_admissions", "value": adm + r},
+                     {"scenario": sc, "replicate": r, "metric": "share_methadone", "value": share},
+                     {"scenario": sc, "replicate": r, "metric": "cost_total_vnd", "value": 1.5e9 * (1 + r)}]
+    out = format_summary(summarise(pd.DataFrame(rows)))
+    assert "Compulsory admissions" in out and "Ever on methadone" in out  # labels, not code names
+    assert "45.0%" in out and "+25.0 pp" in out  # shares in %, differences in points
+    assert "bn" in out and "e+" not in out
+    assert "vs compulsory -40" in out
+    assert max(len(line) for line in out.splitlines()) <= 130  # was 170 columns of snake_case

@@ -51,6 +51,7 @@ def test_a_sweep_over_a_parameter_keeps_every_job(tmp_path):
     d = summary[(summary["scenario"] == "compulsory")]["diff_mean"]
     assert (d.fillna(0) == 0).all()
     assert "params.police.rate_detect" in r.stdout
+    assert "progress: 8/8 runs (100%)" in r.stderr  # one overall count for the whole sweep
 
 
 # 2 ------------------------------------------------------------------- concurrent sweeps

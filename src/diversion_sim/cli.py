@@ -344,7 +344,8 @@ def _finish(root: Path, plan: Any, allow_incomplete: bool, report: bool = False)
 
     summary = aggregate(root, plan, allow_incomplete=allow_incomplete)
     order = list(dict.fromkeys(j["scenario"] for j in plan_jobs(plan))) if plan else None
-    print(f"\nSummary over replicates (mean [5%, 95%]); tables in {root}:", file=sys.stderr)
+    print(f"\nSummary: mean [90% interval] over replicates, and the difference from the status "
+          f"quo paired replicate by replicate. Tables in {root}\n")
     print(format_summary(summary, order=order))
     if report:
         from .report import write_report

@@ -183,6 +183,31 @@ def _write_tables(result: RunResult, tmp: Path, cfg: Config, replicate: int,
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def progress(root: Path) -> str:
+    """The whole sweep's progress, whichever worker asks: complete run folders against the plan's
+    total (sweep.json), time since the sweep started and the time left at that pace."""
+    plan_path = Path(root) / "sweep.json"
+    try:
+        plan = json.loads(plan_path.read_text())
+        total = sum(int(j["replicates"]) for j in plan["jobs"])
+        started = plan_path.stat().st_mtime
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    runs = Path(root) / "runs"
+    done = len(list(runs.glob("scenario=*/replicate=*/meta.json"))) + len(
+        list(runs.glob("variant=*/scenario=*/replicate=*/meta.json")))
+    elapsed = max(time.time() - started, 0.0)
+    left = elapsed / done * (total - done) if done else float("nan")
+    eta = _clock(left) if done and total >= done else "?"
+    return (f"progress: {min(done, total)}/{total} runs ({100 * min(done, total) / max(total, 1):.0f}%), "
+            f"{_clock(elapsed)} elapsed, about {eta} left")
+
+
 def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None,
                    variant: dict[str, Any] | None = None) -> list[Path]:
     """Run (or skip, if already complete) each replicate of ``cfg`` below ``root``; ``variant``
@@ -201,5 +226,8 @@ def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None,
             write_run(result, folder, cfg, r, timings, variant)
             log.info("%s: replicate %d done (%d/%d, warm start %.2fs, model %.2fs)",
                      cfg.scenario.name, r, i + 1, len(reps), timings["warm_start"], timings["model"])
+            line = progress(root)
+            if line:
+                log.info(line)
         done.append(folder)
     return done

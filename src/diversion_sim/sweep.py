@@ -240,29 +240,66 @@ def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-KEY_METRICS = ("cum_admissions", "person_years_detained", "relapse_52w_release",
-               "share_assessed", "share_methadone", "drug_free_weeks_per_person", "deaths")
+KEY_METRICS = ("cum_admissions", "person_years_detained", "relapse_52w_release", "share_assessed",
+               "share_methadone", "drug_free_person_years", "deaths", "cost_total_vnd")
+
+
+def _fmt(value: float, unit: str, signed: bool = False) -> str:
+    """A number as a planner reads it: shares in %, VND in bn, thousands separated."""
+    if not np.isfinite(value):
+        return "n/a"
+    sign = "+" if signed else ""
+    if unit == "share":  # a difference of shares is in percentage points
+        return f"{100 * value:{sign},.1f} pp" if signed else f"{100 * value:,.1f}%"
+    if unit == "VND":
+        return f"{value / 1e9:{sign},.2f} bn"
+    if abs(value) >= 100:
+        return f"{value:{sign},.0f}"
+    return f"{value:{sign},.3g}"
 
 
 def format_summary(summary: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS,
                    order: list[str] | None = None) -> str:
-    """A plain-text table: scenario rows, key metric columns, 'mean [5%, 95%]'."""
-    s = summary[summary["metric"].isin(metrics)].copy()
+    """The console summary for a reader: one block per scenario (and swept values), each key result
+    with its label, unit, mean [90% interval] and the paired difference from the status quo."""
+    from .metrics import RESULTS
 
-    def cell(r: Any) -> str:
-        if not np.isfinite(r["mean"]):
-            return "n/a"
-        return f"{r['mean']:.3g} [{r['q05']:.3g}, {r['q95']:.3g}]"
-
-    s["cell"] = s.apply(cell, axis=1)
+    label = {r.name: r.label for r in RESULTS}
+    unit = {r.name: r.unit for r in RESULTS}
     keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS]
-    table = s.pivot(index=keys + ["scenario"], columns="metric", values="cell")
-    table = table[[m for m in metrics if m in table.columns]]
     order = order or list(dict.fromkeys(summary["scenario"]))
     rank = {o: i for i, o in enumerate(order)}
-    table = table.sort_index(key=lambda idx: idx.map(lambda v: rank.get(v, len(rank)))
-                             if idx.name == "scenario" else idx)
-    return table.to_string()
+    s = summary[summary["metric"].isin(metrics)]
+    groups = sorted(s.groupby(keys + ["scenario"], sort=False, dropna=False).groups,
+                    key=lambda g: (tuple(map(str, g[:-1])) if keys else (),
+                                   rank.get(g[-1] if keys else g, len(rank))))
+    lines = []
+    for g in groups:
+        g = g if isinstance(g, tuple) else (g,)
+        sc = g[-1]
+        head = sc + ("" if not keys else "  [" + ", ".join(f"{k} = {v}" for k, v in zip(keys, g[:-1])) + "]")
+        lines.append(head)
+        sel = s["scenario"] == sc
+        for k, v in zip(keys, g[:-1]):
+            sel &= s[k].astype(str) == str(v)
+        part = s[sel].set_index("metric")
+        for m in metrics:
+            if m not in part.index:
+                continue
+            r = part.loc[m]
+            u = unit.get(m, "")
+            cell = f"{_fmt(r['mean'], u)} [{_fmt(r['q05'], u)}, {_fmt(r['q95'], u)}]"
+            diff = ""
+            if sc != REFERENCE and "diff_mean" in r and np.isfinite(r["diff_mean"]):
+                diff = (f"vs {REFERENCE} {_fmt(r['diff_mean'], u, True)} "
+                        f"[{_fmt(r['diff_q05'], u, True)}, {_fmt(r['diff_q95'], u, True)}]")
+                if r["diff_q05"] <= 0 <= r["diff_q95"]:
+                    diff += " (includes 0)"
+            name = label.get(m, m).replace(" (KM)", "")
+            name = name if len(name) <= 40 else name[:39] + "."
+            lines.append(f"  {name:<40} {cell:<27} {diff}".rstrip())
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 SUMMARY_COLUMNS = ("scenario", "metric", "n", "mean", "q05", "q95", "diff_mean", "diff_q05",

@@ -213,8 +213,7 @@ RESULTS = tuple(
        Result("cost_total_usd", "Total cost", "USD"),
        Result("cost_per_person_vnd", "Total cost per person on the register", "VND"),
        Result("cost_client_per_family_vnd", "Out-of-pocket cost per family (co-payments)", "VND"),
-       Result("drug_free_person_years", "Drug-free person-years (not using, outside centres)",
-              "person-years"),
+       Result("drug_free_person_years", "Drug-free person-years", "person-years"),
        Result("drug_free_person_years_disc", "Drug-free person-years, discounted", "person-years"),
        Result("hiv_tests", "HIV tests done", "tests")])
 
