@@ -104,3 +104,17 @@ def test_console_summary_is_for_a_reader():
     assert "bn" in out and "e+" not in out
     assert "vs compulsory -40" in out
     assert max(len(line) for line in out.splitlines()) <= 130  # was 170 columns of snake_case
+
+
+def test_help_describes_every_choice_and_completion_works():
+    from diversion_sim.config import options, scenario_names
+
+    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "--help"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0
+    for name in scenario_names() + options("population"):  # a new scenario must be described here
+        assert name in r.stdout, f"--help does not mention {name}"
+    assert "calibration=" not in r.stdout and "sensitivity=" not in r.stdout
+    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "-sc", "install=bash"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "complete" in r.stdout

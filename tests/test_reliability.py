@@ -52,6 +52,7 @@ def test_a_sweep_over_a_parameter_keeps_every_job(tmp_path):
     assert (d.fillna(0) == 0).all()
     assert "params.police.rate_detect" in r.stdout
     assert "progress: 8/8 runs (100%)" in r.stderr  # one overall count for the whole sweep
+    assert len(list(root.glob("*/diversion-sim.log"))) == 4  # a log file for every job
 
 
 # 2 ------------------------------------------------------------------- concurrent sweeps
