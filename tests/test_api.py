@@ -118,3 +118,18 @@ def test_help_describes_every_choice_and_completion_works():
     r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "-sc", "install=bash"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "complete" in r.stdout
+
+
+def test_plots_are_returned_as_figures_without_switching_the_backend():
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    backend = matplotlib.get_backend()
+    sw = ds.run_scenarios(["compulsory", "pilot_diversion"], replicates=2, population="pilot_wards",
+                          years=0.5)
+    for kind in ("relapse", "occupancy", "costs"):
+        fig = sw.plot(kind)
+        assert isinstance(fig, Figure) and fig.axes and fig.axes[0].has_data()
+    assert matplotlib.get_backend() == backend
+    with pytest.raises(ConfigError, match="plot kind"):
+        sw.plot("pie")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .config import compose_config
@@ -59,6 +60,59 @@ class Sweep:
         """One result, scenario x replicate."""
         return self.runs[self.runs["metric"] == name].pivot(index="replicate", columns="scenario",
                                                             values="value")
+
+    def plot(self, kind: str = "relapse", state: str = "n_detained"):
+        """A matplotlib Figure, returned (not saved, and no backend switched, so a notebook shows
+        it inline): ``relapse`` (relapse-free survival after release by scenario), ``occupancy``
+        (people in ``state`` over time, mean and 90% band) or ``costs`` (total cost by component
+        and scenario)."""
+        from matplotlib.figure import Figure
+
+        from .metrics import kaplan_meier
+
+        fig = Figure(figsize=(8, 4.5), layout="constrained")
+        ax = fig.subplots()
+        scenarios = list(dict.fromkeys(self.runs["scenario"]))
+        if kind == "relapse":
+            weeks = np.arange(105)
+            for sc in scenarios:
+                ep = self.episodes[(self.episodes["scenario"] == sc)
+                                   & (self.episodes["exit_type"].astype(str) == "release")]
+                surv, _ = kaplan_meier(ep["weeks"].to_numpy(float), ep["observed"].to_numpy(bool), weeks)
+                ax.step(weeks, surv, where="post", label=sc)
+            ax.set(xlabel="weeks since release", ylabel="share not yet relapsed", ylim=(0, 1),
+                   title="Relapse-free survival after release (Kaplan-Meier)")
+        elif kind == "occupancy":
+            for sc in scenarios:
+                g = self.weekly[self.weekly["scenario"] == sc].groupby("week")[state]
+                mean = g.mean()
+                ax.plot(mean.index / 52, mean.to_numpy(), label=sc)
+                ax.fill_between(mean.index / 52, g.quantile(0.05).to_numpy(),
+                                g.quantile(0.95).to_numpy(), alpha=0.15)
+            ax.set(xlabel="years after the policy switch", ylabel="people", title=state)
+        elif kind == "costs":
+            from .processes.costs import COMPONENTS, LABELS
+
+            bottom = np.zeros(len(scenarios))
+            for c in COMPONENTS:
+                v = np.array([self.runs[(self.runs["scenario"] == sc)
+                                        & (self.runs["metric"] == f"cost_{c}_vnd")]["value"].mean()
+                              for sc in scenarios]) / 1e9
+                v = np.nan_to_num(v)
+                ax.bar(scenarios, v, bottom=bottom, label=LABELS[c])
+                bottom += v
+            ax.set(ylabel="bn VND (discounted)", title="Total cost by component (mean over replicates)")
+            ax.tick_params(axis="x", rotation=30)
+        else:
+            from .errors import ConfigError
+
+            raise ConfigError(f"plot kind {kind!r} is not allowed: 'relapse', 'occupancy' or 'costs'.")
+        if kind == "costs":
+            fig.set_size_inches(10, 4.5)
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+        else:
+            ax.legend(fontsize=8)
+        return fig
 
 
 def _one(cfg: Config, r: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
