@@ -62,3 +62,15 @@ def test_a_run_from_the_burn_in_cache_equals_one_that_simulated_it():
     pd.testing.assert_frame_equal(a.weekly, b.weekly)
     assert all((np.isnan(a.metrics[k]) and np.isnan(b.metrics[k])) or a.metrics[k] == b.metrics[k]
                for k in a.metrics)
+
+
+def test_the_burn_in_key_changes_with_the_model_make_up(monkeypatch):
+    """A saved burn-in of a model with other columns is not reused (it would be misread)."""
+    from diversion_sim import model as model_module
+
+    cfg = make_config("years=1")
+    key = model_module.burn_in_key(cfg, 0)
+    assert key == model_module.burn_in_key(cfg, 0)
+    cols = dict(model_module.ASSEMBLY.columns, extra_column=("?", False))
+    monkeypatch.setattr(model_module.ASSEMBLY, "columns", cols)
+    assert model_module.burn_in_key(cfg, 0) != key

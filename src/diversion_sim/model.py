@@ -55,6 +55,12 @@ def burn_in_key(cfg: Config, replicate: int) -> str:
     for k in ("scenario", "years", "output", "replicates"):
         d.pop(k, None)
     d["replicate"] = int(replicate)
+    # and the model's make-up: a burn-in saved by code with other processes, columns or event
+    # kinds (a sweep resumed after an upgrade) is simulated again, never misread
+    from .states import EVENT_NAMES
+
+    d["model"] = {"processes": [p.name for p in ASSEMBLY.processes],
+                  "columns": sorted(ASSEMBLY.columns), "events": list(EVENT_NAMES)}
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
