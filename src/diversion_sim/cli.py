@@ -219,10 +219,8 @@ def _expand_globs(axis: list[str], search: list[str]) -> list[str]:
 def check_scenario_files(search: list[str]) -> None:
     """Every scenario's name is unique: a user's folder may not hold a scenario of the same name
     as another folder on the search path (which one ran would depend on the path's order)."""
-    from .config import config_dir as _cd
-
     where: dict[str, Path] = {}
-    for base in (_cd(), *map(Path, search)):
+    for base in (config_dir(), *map(Path, search)):
         for f in sorted((base / "scenario").glob("*.yaml")):
             if f.stem in where and where[f.stem].resolve() != f.resolve():
                 raise ConfigError(f"two scenarios are called '{f.stem}': {where[f.stem]} and {f}. "
@@ -244,15 +242,6 @@ def _job_axes(cfg: Any) -> list[list[str]]:
     return axes
 
 
-def _scenario_options() -> list[str]:
-    from hydra.core.global_hydra import GlobalHydra
-
-    gh = GlobalHydra.instance()
-    found = (gh.config_loader().get_group_options("scenario") if gh.is_initialized()
-             else options("scenario"))
-    return sorted(found, key=lambda n: (n != "compulsory", n))
-
-
 def _plan(cfg: Any) -> dict[str, Any]:
     """What this sweep will produce: every (swept values, scenario) job and its replicates. The
     swept keys other than the scenario are the *variant*: each job's runs get their own folder and
@@ -272,7 +261,7 @@ def _plan(cfg: Any) -> dict[str, Any]:
     for item in scen_axis:
         o = OverridesParser.create().parse_overrides([item])[0]
         if isinstance(o.value(), Glob):
-            names += o.value().filter(_scenario_options())
+            names += o.value().filter(scenario_names())
         else:
             names.append(str(o.value()))
     swept = [a for a in other if len(a) > 1]
@@ -287,11 +276,6 @@ def _plan(cfg: Any) -> dict[str, Any]:
             "swept": sorted({c.lstrip("+~").split("=", 1)[0] for a in swept for c in a}
                             - set(NOT_VARIANT)),
             "jobs": jobs}
-
-
-def _expected(cfg: Any) -> dict[str, int]:
-    """Scenarios and replicate counts this sweep should produce (kept for callers)."""
-    return _plan(cfg)["expected"]
 
 
 def _variant(root: Path) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def group_options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, .
 
 def scenario_names(extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> list[str]:
     """Every scenario found, the status quo first (the reference of every difference)."""
-    names = options("scenario", extra_dirs)
+    names = group_options("scenario", extra_dirs)  # with Hydra's search path when it is set up
     return sorted(names, key=lambda n: (n != REFERENCE, n))
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import states
 from .processes.base import Result
+from .processes.costs import drug_free_weeks
 from .processes.registry import ASSEMBLY
 from .states import DRUG_NAMES, N_STATES, Event, Exit, Service, State
 
@@ -247,10 +248,8 @@ def run_metrics(model) -> dict[str, float]:
         out[f"share_{name}"] = float(np.count_nonzero(p.services & np.uint16(flag)) / n)
     # weeks not using, whatever the state, outside compulsory centres (forced abstinence is
     # counted apart, as detained_weeks_per_person): use on methadone is not drug-free
-    mmt_using = (rec.weekly("using_on_methadone")[1:].sum()
-                 if "using_on_methadone" in rec.weekly_names else 0.0)
-    free = s[:, [State.ABSTINENT, State.METHADONE, State.RECOVERY, State.RESIDENTIAL]].sum() - mmt_using
-    out["drug_free_weeks_per_person"] = float(free / n)
+    weekly = {name: rec.weekly(name) for name in rec.weekly_names}
+    out["drug_free_weeks_per_person"] = float(drug_free_weeks(model, weekly).sum() / n)
     out["detained_weeks_per_person"] = float(s[:, State.DETAINED].sum() / n)
     out["deaths"] = float(flows[Event.DEATH])
     out["moved"] = float(flows[Event.MOVE])
@@ -275,7 +274,6 @@ def run_metrics(model) -> dict[str, float]:
     hist = model.history_at_switch
     out["share_prior_detention"] = float(np.mean(hist > 0)) if hist.size else float("nan")
     out["mean_prior_detentions"] = float(hist[hist > 0].mean()) if np.any(hist > 0) else float("nan")
-    weekly = {name: rec.weekly(name) for name in rec.weekly_names}
     for metrics in ASSEMBLY.metrics:  # the processes' own results
         out.update(metrics(model, weekly))
     missing = set(RESULT_NAMES) ^ set(out)

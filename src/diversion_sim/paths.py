@@ -22,6 +22,16 @@ def safe_name(name: Any, max_len: int = 80) -> str:
     return out
 
 
+def run_folders(root: Any) -> list:
+    """Every run folder below a sweep or run folder ``root``: ``runs/scenario=*/replicate=*`` and,
+    for a sweep over other keys, ``runs/variant=*/scenario=*/replicate=*`` (sorted)."""
+    from pathlib import Path
+
+    runs = Path(root) / "runs"
+    found = list(runs.glob("scenario=*/replicate=*")) + list(runs.glob("variant=*/scenario=*/replicate=*"))
+    return sorted(p for p in found if p.is_dir())
+
+
 def register_resolvers() -> None:
     """``${safe_name:...}`` for config values that become paths (configs/config.yaml)."""
     from omegaconf import OmegaConf

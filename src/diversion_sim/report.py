@@ -232,38 +232,36 @@ def _families_section(summary: pd.DataFrame, order: list[str]) -> str:
             "sources: docs/ODD.md (Family).</p>" + _table(summary, order, FAMILY))
 
 
+def _cells(summary: pd.DataFrame, metric: str, order: list[str], unit: str) -> str:
+    """One table row's cells: per scenario the mean, its 90% interval and the paired difference
+    from the status quo with its own interval."""
+    cells = []
+    for sc in order:
+        r = summary[(summary["metric"] == metric) & (summary["scenario"] == sc)]
+        if r.empty:
+            cells.append("<td></td>")
+            continue
+        r = r.iloc[0]
+        txt = f"{_fmt(r['mean'], unit)}<br><small>[{_fmt(r['q05'], unit)}, {_fmt(r['q95'], unit)}]</small>"
+        if sc != REFERENCE:
+            txt += f"<br><small>vs {REFERENCE}: {_diff(r, unit)}</small>"
+        cells.append(f"<td>{txt}</td>")
+    return "".join(cells)
+
+
 def _table(summary: pd.DataFrame, order: list[str], metrics: list[str] | None = None) -> str:
     metrics = HEADLINE if metrics is None else metrics
     s = summary[summary["metric"].isin(metrics)].copy()
     rows = []
     for m in [m for m in metrics if m in set(s["metric"])]:
-        cells = []
-        for sc in order:
-            r = s[(s["metric"] == m) & (s["scenario"] == sc)]
-            if r.empty:
-                cells.append("<td></td>")
-                continue
-            r = r.iloc[0]
-            u = UNIT[m]
-            txt = f"{_fmt(r['mean'], u)}<br><small>[{_fmt(r['q05'], u)}, {_fmt(r['q95'], u)}]</small>"
-            if sc != REFERENCE:
-                txt += f"<br><small>vs {REFERENCE}: {_diff(r, u)}</small>"
-            cells.append(f"<td>{txt}</td>")
-        rows.append(f"<tr><th>{html.escape(LABEL[m])}</th>{''.join(cells)}</tr>")
+        rows.append(f"<tr><th>{html.escape(LABEL[m])}</th>{_cells(s, m, order, UNIT[m])}</tr>")
     head = "".join(f"<th>{html.escape(o)}</th>" for o in order)
     return f"<table><tr><th>result</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _cost_info(root: Path) -> dict[str, Any]:
     """Price year, exchange rate and discount rate of the sweep's runs (meta.json)."""
-    metas = sorted(root.glob("runs/scenario=*/replicate=*/meta.json"))
-    metas += sorted(root.glob("runs/variant=*/scenario=*/replicate=*/meta.json"))
-    for meta in metas:
-        try:
-            return json.loads(meta.read_text()).get("costs") or {}
-        except (OSError, ValueError):
-            continue
-    return {}
+    return _run_info(root).get("costs") or {}
 
 
 def fig_ce_plane(runs: pd.DataFrame, order: list[str], path: Path) -> bool:
@@ -334,18 +332,7 @@ def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order:
              ("cost_total_vnd", "<b>Total</b>"), ("cost_per_person_vnd", "Total per person")]
     body = []
     for metric, label in rows:
-        cells = []
-        for sc in order:
-            r = summary[(summary["metric"] == metric) & (summary["scenario"] == sc)]
-            if r.empty:
-                cells.append("<td></td>")
-                continue
-            r = r.iloc[0]
-            txt = f"{_fmt(r['mean'], 'VND')}<br><small>[{_fmt(r['q05'], 'VND')}, {_fmt(r['q95'], 'VND')}]</small>"
-            if sc != REFERENCE:
-                txt += f"<br><small>vs {REFERENCE}: {_diff(r, 'VND')}</small>"
-            cells.append(f"<td>{txt}</td>")
-        body.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
+        body.append(f"<tr><th>{label}</th>{_cells(summary, metric, order, 'VND')}</tr>")
     head = "".join(f"<th>{html.escape(o)}</th>" for o in order)
     econ = icer_table(runs, REFERENCE)
     erows = []
@@ -609,9 +596,11 @@ def _definitions() -> str:
 
 
 def _run_info(root: Path) -> dict[str, Any]:
-    metas = sorted(root.glob("runs/scenario=*/replicate=*/meta.json"))
-    metas += sorted(root.glob("runs/variant=*/scenario=*/replicate=*/meta.json"))
-    for meta in metas:
+    """The meta.json of the sweep's first readable run."""
+    from .paths import run_folders
+
+    for folder in run_folders(root):
+        meta = folder / "meta.json"
         try:
             return json.loads(meta.read_text())
         except (OSError, ValueError):

@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import __version__
 from .config import posterior_path, safe_name
+from .paths import run_folders
 from .model import DiversionModel, RunResult
 from .params import Config
 
@@ -198,9 +199,7 @@ def progress(root: Path) -> str:
         started = plan_path.stat().st_mtime
     except (OSError, ValueError, KeyError, TypeError):
         return ""
-    runs = Path(root) / "runs"
-    done = len(list(runs.glob("scenario=*/replicate=*/meta.json"))) + len(
-        list(runs.glob("variant=*/scenario=*/replicate=*/meta.json")))
+    done = sum((f / "meta.json").is_file() for f in run_folders(root))
     elapsed = max(time.time() - started, 0.0)
     left = elapsed / done * (total - done) if done else float("nan")
     eta = _clock(left) if done and total >= done else "?"

@@ -22,14 +22,12 @@ import pandas as pd
 from . import __version__
 from .config import REFERENCE  # noqa: F401  (the status quo: differences are against it)
 from .errors import SweepError  # noqa: F401
+from .paths import run_folders as _run_folders
 
 log = logging.getLogger("diversion_sim")
 
 
-def _run_folders(root: Path) -> list[Path]:
-    runs = Path(root) / "runs"
-    found = list(runs.glob("scenario=*/replicate=*")) + list(runs.glob("variant=*/scenario=*/replicate=*"))
-    return sorted(p for p in found if p.is_dir())
+
 
 
 def plan_jobs(plan: Any, where: str = "sweep.json") -> list[dict[str, Any]]:

@@ -137,7 +137,6 @@ class Assembly:
 
     processes: tuple[Process, ...]
     phases: tuple[tuple[int, Callable], ...]
-    risks_by_state: tuple[tuple[Risk, ...], ...]  # index: state code
     risks: tuple[Risk, ...]  # rows of the competing-risk matrix, in this order
     at_risk: np.ndarray  # (risk, state) -> the risk applies to people in that state
     columns: dict[str, tuple[str, Any]]
@@ -180,7 +179,6 @@ def assemble(processes: tuple[Process, ...] | list[Process],
                              f"{processes[i].name})")
         seen[h.event] = processes[i].name
     risks = tuple(r for p in processes for r in p.risks)
-    by_state = tuple(tuple(r for r in risks if s in r.states) for s in range(N_STATES))
     weekly: list[str] = []
     records = []
     for p in processes:
@@ -194,7 +192,7 @@ def assemble(processes: tuple[Process, ...] | list[Process],
     return Assembly(
         processes=processes,
         phases=tuple((int(h.event), h.handle) for _, _, h in handlers),
-        risks_by_state=by_state, risks=risks,
+        risks=risks,
         at_risk=np.array([[s in r.states for s in range(N_STATES)] for r in risks], bool)
         .reshape(len(risks), N_STATES),
         columns=columns,
