@@ -58,5 +58,5 @@ def test_parameter_docs_match_configs():
     assert docs_path().read_text() == render(), "run: python -m diversion_sim.docs"
     text = render()
     for key in ("params.police.rate_detect", "params.relapse.shape_relapse", "population.p_opioid",
-                "scenario.regime", "cascade.observed.referred"):
+                "scenario.regime", "cascade.shares.referred_long_bien.observed"):
         assert f"`{key}`" in text, key

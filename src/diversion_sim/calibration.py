@@ -5,7 +5,7 @@ The calibration itself (ABC-SMC with pyabc, resumable) runs from ``experiments/c
 this module holds what the experiment, the pilot replication and the model share:
 
 * :func:`with_values` - a validated copy of a :class:`Config` with some dotted keys changed;
-* :func:`pilot_cascade` - the pilot's cascade counts from one run's tables (Table II of seed 004);
+* :func:`pilot_cascade` - the pilot's cascade shares from one run's tables (Tables I-II of seed 004);
 * :func:`cohorts.cohort_statistics` - relapse-free and methadone-retention shares of published
   cohorts, drawn through the running model's own code (see :mod:`diversion_sim.cohorts`);
 * :func:`simulate` - all summary statistics for one parameter vector (one pilot run + cohorts);
@@ -42,54 +42,60 @@ from .states import Event, Service
 
 # ----------------------------------------------------------------------------- statistics
 def pilot_cascade(events: pd.DataFrame, services: np.ndarray, moved_or_died: np.ndarray,
-                  district: np.ndarray | None = None, district_names: list[str] | None = None
-                  ) -> dict[str, float]:
-    """Counts of the pilot cascade (seed 004 Table II) from one run's event table, and (with
-    ``district``) the share of referrals assessed in each district (Table I).
+                  district: np.ndarray, district_names: list[str], n_registered: list[float],
+                  weights: dict[str, float] | None = None) -> dict[str, float]:
+    """The pilot cascade (seed 004 Tables I and II) from one run's event table, as shares.
+
+    * ``referred_<district>``: people referred of the district's registered (``n_registered``);
+    * ``assessed_share_<district>``: of the district's referrals, the share assessed;
+    * ``assessed``, ``methadone``, ``recovery``, ``hiv``, ``legal``, ``left``: shares of the
+      referrals, pooled over the districts with ``weights`` (the pilot's own referrals per
+      district, 117 and 87): the model's Nam Tu Liem cannot refer 87 people of its 45 registered,
+      so pooling by the model's own referrals would weigh Long Bien's practice more than the
+      pilot did. ``weights`` maps district names to weights; a district it does not name (or
+      no ``weights``) weighs by the model's own referrals.
 
     Args:
         events: the run's event table (``kind`` categorical, ``person``).
         services: the ``services`` bit column at the end of the run.
         moved_or_died: boolean per person, left the wards (moved) or died during the run.
         district: district index per person; ``district_names`` name them (population config).
+        n_registered: registered people per district at the switch (population config).
     """
-    def people(*kinds: Event) -> set[int]:
+    def people(*kinds: Event) -> np.ndarray:
         names = [k.name.lower() for k in kinds]
-        return set(events.loc[events["kind"].isin(names), "person"].tolist())
+        return np.unique(events.loc[events["kind"].isin(names), "person"].to_numpy(np.int64))
 
     referred = people(Event.REFER)
-    assessed = people(Event.ASSESS)
-    flag = services.astype(np.int64)
-    idx = np.fromiter(referred, dtype=np.int64) if referred else np.zeros(0, np.int64)
-    return {
-        "referred": float(len(referred)),
-        "assessed": float(len(assessed)),
-        "methadone": float(len(people(Event.START_METHADONE) & assessed)),
-        "recovery": float(len((people(Event.START_RECOVERY) | people(Event.START_RESIDENTIAL))
-                              & assessed)),
-        "hiv": float(np.count_nonzero(flag[idx] & int(Service.HIV_TEST))),
-        "legal": float(np.count_nonzero(flag[idx] & int(Service.LEGAL))),
-        "left": float(np.count_nonzero(moved_or_died[idx])),
-        **({} if district is None else
-           _assessed_by_district(idx, assessed, district, district_names or [])),
-    }
+    assessed = np.isin(referred, people(Event.ASSESS))
+    flag = services.astype(np.int64)[referred]
+    steps = {"assessed": assessed,
+             "methadone": assessed & np.isin(referred, people(Event.START_METHADONE)),
+             "recovery": assessed & np.isin(referred, people(Event.START_RECOVERY,
+                                                             Event.START_RESIDENTIAL)),
+             "hiv": (flag & int(Service.HIV_TEST)) > 0,
+             "legal": (flag & int(Service.LEGAL)) > 0,
+             "left": moved_or_died[referred]}
+    where = district[referred]
+    names = [district_key(n) for n in district_names]
+    w = np.array([float((weights or {}).get(n, np.count_nonzero(where == d)))
+                  for d, n in enumerate(district_names)], float)
+    out: dict[str, float] = {}
+    for d, name in enumerate(names):
+        out[f"referred_{name}"] = float(np.count_nonzero(where == d) / float(n_registered[d]))
+    for k, hit in steps.items():
+        share = np.array([hit[where == d].mean() if np.any(where == d) else np.nan
+                          for d in range(len(names))])
+        ok = ~np.isnan(share) & (w > 0)
+        out[k] = float(np.sum(w[ok] * share[ok]) / np.sum(w[ok])) if ok.any() else float("nan")
+        prefix = "assessed_share" if k == "assessed" else k  # the district's own share
+        out.update({f"{prefix}_{n}": float(s) for n, s in zip(names, share)})
+    return out
 
 
 def district_key(name: str) -> str:
     """A district's name as a statistic suffix: 'Long Bien' -> 'long_bien'."""
     return re.sub(r"\W+", "_", name.strip().lower())
-
-
-def _assessed_by_district(referred: np.ndarray, assessed: set[int], district: np.ndarray,
-                          names: list[str]) -> dict[str, float]:
-    """Share of each district's referrals assessed with a treatment plan (seed 004 Table I:
-    Long Bien 69 of 117, Nam Tu Liem 87 of 87), keyed by the population's district names."""
-    done = np.isin(referred, np.fromiter(assessed, np.int64, len(assessed)))
-    out = {}
-    for d, name in enumerate(district_key(n) for n in names):
-        sel = district[referred] == d
-        out[f"assessed_share_{name}"] = float(done[sel].mean()) if sel.any() else float("nan")
-    return out
 
 
 def register_stocks(weekly: pd.DataFrame) -> pd.DataFrame:
@@ -135,14 +141,18 @@ PARTS = ("cascade", "cohorts")  # the default parts; "status_quo" is asked for b
 
 
 def simulate(cfg: Config, values: dict[str, float], cohort_specs: dict[str, Any], salt: int = 0,
-             parts: tuple[str, ...] = PARTS) -> dict[str, float]:
+             parts: tuple[str, ...] = PARTS, weights: dict[str, float] | None = None
+             ) -> dict[str, float]:
     """Summary statistics for one parameter vector: the pilot cascade (one run of the model)
-    and/or the published cohorts (the model's own relapse and dropout samplers)."""
-    return _simulate(cfg, values, cohort_specs, salt, parts)[0]
+    and/or the published cohorts (the model's own relapse and dropout samplers). ``weights``:
+    the pilot's referrals per district (``targets.cascade.referrals_by_district``), which pool
+    the districts' cascade shares (:func:`pilot_cascade`)."""
+    return _simulate(cfg, values, cohort_specs, salt, parts, weights)[0]
 
 
 def _simulate(cfg: Config, values: dict[str, float], cohort_specs: dict[str, Any], salt: int,
-              parts: tuple[str, ...]) -> tuple[dict[str, float], Any, Any]:
+              parts: tuple[str, ...], weights: dict[str, float] | None = None
+              ) -> tuple[dict[str, float], Any, Any]:
     """:func:`simulate`, also returning the model run (None without the cascade) and its events."""
     from .model import DiversionModel
     from .states import State
@@ -160,7 +170,9 @@ def _simulate(cfg: Config, values: dict[str, float], cohort_specs: dict[str, Any
         gone = (m.pop.state == State.MOVED) | (m.pop.state == State.DEAD)
         events = m.metrics.events_frame()
         stats.update(pilot_cascade(events, m.pop.services, gone, m.wards.district[m.pop.ward],
-                                   list(c.population.district_names)))
+                                   list(c.population.district_names),
+                                   list(c.population.n_people_by_district),
+                                   weights))
     if "cohorts" in parts:
         stats.update(cohorts.cohort_statistics(c, np.random.default_rng(cohort_seed),
                                                cohort_specs))
@@ -180,10 +192,6 @@ def observed_statistics(targets: dict[str, Any], parts: tuple[str, ...] = PARTS
     """Observed summary statistics and their binomial standard deviations (distance scales)."""
     obs, sd = {}, {}
     cas = targets["cascade"]
-    for k, v in (cas["observed"].items() if "cascade" in parts else []):
-        n = float(cas["denominators"][k])
-        p = min(max(v / n, 0.02), 0.98)
-        obs[k], sd[k] = float(v), float(np.sqrt(n * p * (1 - p)))
     for k, spec in (cas.get("shares", {}).items() if "cascade" in parts else []):
         p = min(max(float(spec["observed"]), 0.02), 0.98)
         obs[k], sd[k] = float(spec["observed"]), float(np.sqrt(p * (1 - p) / spec["n"]))
@@ -209,7 +217,8 @@ class Simulator:
     def __call__(self, pars: dict[str, float]) -> dict[str, float]:
         values = {**self.fixed, **natural_scale({k: float(pars[k]) for k in pars})}
         try:
-            return simulate(self.cfg, values, self.targets["cohorts"], self.salt, self.parts)
+            return simulate(self.cfg, values, self.targets["cohorts"], self.salt, self.parts,
+                            self.targets["cascade"].get("referrals_by_district"))
         except ConfigError:  # outside the joint domain: reject
             return {k: 1e12 for k in observed_statistics(self.targets, self.parts)[0]}
 
@@ -457,9 +466,13 @@ def install_posterior(out: Path, configs: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- pilot replication
-CASCADE_LABELS = {"referred": "referred by police", "assessed": "assessed, treatment plan",
-                  "methadone": "sent to methadone", "recovery": "recovery support",
-                  "hiv": "HIV testing referral", "legal": "legal aid", "left": "left the pilot"}
+CASCADE_LABELS = {"referred_long_bien": "referred by police, of Long Bien's registered",
+                  "referred_nam_tu_liem": "referred by police, of Nam Tu Liem's registered",
+                  "assessed": "assessed, treatment plan", "methadone": "sent to methadone",
+                  "recovery": "recovery support", "hiv": "HIV testing referral",
+                  "legal": "legal aid", "left": "left the pilot",
+                  "assessed_share_long_bien": "assessed, Long Bien",
+                  "assessed_share_nam_tu_liem": "assessed, Nam Tu Liem"}
 
 
 def load_draws(path: str) -> pd.DataFrame:
@@ -542,7 +555,8 @@ def _replicate_one(cfg: Config, sq_cfg: Config | None, run_cfgs: dict[str, Confi
     the cohorts name); the side sampler's values are kept as ``sampler:<name>``."""
     from math import gamma
 
-    stats, m, ev = _simulate(cfg, values, targets["cohorts"], salt, PARTS)
+    stats, m, ev = _simulate(cfg, values, targets["cohorts"], salt, PARTS,
+                             targets["cascade"].get("referrals_by_district"))
     if sq_cfg is not None:
         stats.update(_simulate(sq_cfg, values, targets["cohorts"], salt, ("status_quo",))[0])
     extra: dict[str, float] = {}
@@ -600,7 +614,6 @@ def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n
                           columns=["sim", "curve", "week", "value"])
     sims = pd.DataFrame(rows)
     obs, _ = observed_statistics(targets, PARTS + (("status_quo",) if sq_cfg is not None else ()))
-    cas = targets["cascade"]["observed"]
     sq = targets.get("status_quo", {})
     cohort_kind = "cohort share (running model)" if run_cfgs else "cohort share (cohort sampler)"
     fit = []
@@ -608,8 +621,7 @@ def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n
         s = sims[k].dropna()
         lo, hi = float(s.quantile(0.05)), float(s.quantile(0.95))
         fit.append({"target": k, "label": CASCADE_LABELS.get(k, k.replace("_", " ")),
-                    "kind": ("pilot cascade (people)" if k in cas else
-                             "pilot cascade (share)" if k in targets["cascade"].get("shares", {}) else
+                    "kind": ("pilot cascade (share)" if k in targets["cascade"].get("shares", {}) else
                              "status quo (pilot districts)" if k in sq else cohort_kind),
                     "observed": v, "simulated_mean": float(s.mean()), "q05": lo, "q95": hi,
                     "inside": "yes" if lo <= v <= hi else "no", "fitted": "yes"})
@@ -621,9 +633,9 @@ def replicate_pilot(model: list[str], targets: dict[str, Any], posterior: str, n
         else:
             expanded[k] = float(v)
     for k, v in expanded.items():
-        if k not in ch:
+        if k not in ch and k not in sims:
             continue  # a check of the running model, not run (running_model unset)
-        s = ch[k].dropna()
+        s = (ch[k] if k in ch else sims[k]).dropna()
         lo, hi = float(s.quantile(0.05)), float(s.quantile(0.95))
         if k == "share_relapsed_first_year":
             ok = lo > v  # "the majority": a lower bound

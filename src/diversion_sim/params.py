@@ -176,7 +176,7 @@ class MortalityParams:
 @dataclass
 class MovementParams:
     rate_move: float = MISSING  # per week while in the community
-    rate_move_in: float = MISSING  # per person-year of the trended register (out_in populations)
+    rate_move_in: float | None = MISSING  # per person-year of the trended register (out_in populations); None: matched to rate_move
 
 
 @dataclass
@@ -325,7 +325,8 @@ def _is_number(v: Any) -> bool:
 
 def _check_scalar(key: str, name: str, v: Any) -> None:
     if v is None:
-        if name in ("n_capacity", "posterior_file", "p_linked_methadone"):  # null has a meaning
+        if name in ("n_capacity", "posterior_file", "p_linked_methadone",
+                    "rate_move_in"):  # null has a meaning
             return
         _fail(key, v, "a value is required")
     if isinstance(v, (str, bool)):

@@ -53,24 +53,30 @@ def published_points(ax, cohort: dict[str, Any], color, label: str) -> None:
 
 
 def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
-    """Observed pilot cascade (Table II, seed 004) against the simulated 90% intervals."""
+    """Observed pilot cascade (Tables I-II, seed 004) against the simulated 90% intervals, as
+    shares (of the referrals, pooled over the districts as the pilot's referrals were), and the
+    district shares checked but not fitted."""
     plt, sns = setup()
-    d = fit[fit["kind"] == "pilot cascade (people)"].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    d = fit[fit["kind"].isin(["pilot cascade (share)"]) | fit["target"].str.match(
+        r"(methadone|recovery|left)_(long_bien|nam_tu_liem)$")].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(d) + 1.8))
     y = np.arange(len(d))[::-1]
     ax.hlines(y, d["q05"], d["q95"], color=sns.color_palette()[0], lw=6, alpha=0.45,
               label="model, 90% posterior-predictive interval")
     ax.plot(d["simulated_mean"], y, "|", color=sns.color_palette()[0], ms=16, mew=2,
             label="model, mean")
-    ax.plot(d["observed"], y, "D", color=sns.color_palette()[3], ms=7,
-            label="observed (Oppenheimer et al. 2022, Table II)")
-    ax.set_yticks(y, d["label"])
-    ax.set_xlabel("people, six pilot wards (265 registered), May 2019 - June 2020")
-    ax.set_xlim(0, max(265, float(d["q95"].max()) * 1.05))
-    ax.axvline(265, color="grey", ls=":", lw=1)
-    ax.text(263, y.min() - 0.35, "265 registered", ha="right", va="center", fontsize=8, color="grey")
-    ax.set_title("Hanoi pilot cascade: observed vs calibrated model")
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.14), fontsize=8, frameon=False, ncol=2)
+    fitted = d["fitted"].eq("yes").to_numpy()
+    ax.plot(d["observed"][fitted], y[fitted], "D", color=sns.color_palette()[3], ms=7,
+            label="observed, fitted (Oppenheimer et al. 2022, Tables I-II)")
+    ax.plot(d["observed"][~fitted], y[~fitted], "D", color=sns.color_palette()[3], ms=7,
+            mfc="white", label="observed by district, checked only")
+    ax.set_yticks(y, [str(x).replace("_", " ") for x in d["label"]])
+    ax.set_xlabel("share (of the referrals; first row: of Long Bien's 220 registered)")
+    ax.set_xlim(0, 1.02)
+    ax.set_title("Hanoi pilot cascade, six wards, May 2019 - June 2020: observed vs calibrated model",
+                 fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12 - 1.2 / (0.42 * len(d) + 1.8)),
+              fontsize=8, frameon=False, ncol=2)
     return finish(fig, path, dpi=130)
 
 

@@ -103,8 +103,19 @@ def step(m: DiversionModel) -> None:
     _add(m, _counts(m, "entries", reg.rate_entry), Event.ENTER, reg.p_opioid_entrant,
          history=False)
     if pp.moves == "out_in":
-        _add(m, _counts(m, "moves_in", m.cfg.params.movement.rate_move_in), Event.MOVE_IN,
-             pp.p_opioid, history=True)
+        _add(m, _counts(m, "moves_in", rate_move_in(m.cfg)), Event.MOVE_IN, pp.p_opioid,
+             history=True)
+
+
+def rate_move_in(cfg) -> float:
+    """Moves into an area population per person-year of its trended register: as configured, or
+    (``params.movement.rate_move_in: null``) matched in expectation to the moves out, which leave
+    from the community part of the register at ``rate_move`` per week (``population.share_init_*``
+    without the detained share)."""
+    mv, pp = cfg.params.movement, cfg.population
+    if mv.rate_move_in is not None:
+        return float(mv.rate_move_in)
+    return float(mv.rate_move) * 52.0 * (1.0 - float(pp.share_init_detained))
 
 
 def on_remission(m: DiversionModel, idx: np.ndarray) -> None:
