@@ -172,27 +172,47 @@ def memory_per_person(overrides: list[str], agents: str) -> dict[str, float]:
     tracemalloc.stop()
     n = m.pop.n
     pop_bytes = sum(a.nbytes for a in vars(m.pop).values() if isinstance(a, np.ndarray))
-    return {"n": n, "held_per_person": held / n, "peak_per_person": peak / n,
-            "columns_per_person": pop_bytes / n,
-            "events_per_person": m.metrics.events.nbytes() / n, "n_events": m.metrics.events.n,
-            "agents": len(m.agents)}
+    return {
+        "n": n,
+        "held_per_person": held / n,
+        "peak_per_person": peak / n,
+        "columns_per_person": pop_bytes / n,
+        "events_per_person": m.metrics.events.nbytes() / n,
+        "n_events": m.metrics.events.n,
+        "agents": len(m.agents),
+    }
 
 
 def startup() -> dict[str, float]:
-    code = ("import time; t=time.perf_counter(); import diversion_sim.model, diversion_sim.runner;"
-            "t1=time.perf_counter(); from diversion_sim.cli import preflight; preflight(['hydra.mode=RUN']);"
-            "print(t1-t, time.perf_counter()-t1)")
-    out = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-           .stdout.split() for _ in range(3)]
-    return {"imports": statistics.median(float(o[0]) for o in out),
-            "compose": statistics.median(float(o[1]) for o in out)}
+    code = (
+        "import time; t=time.perf_counter(); import diversion_sim.model, diversion_sim.runner;"
+        "t1=time.perf_counter(); from diversion_sim.cli import preflight; preflight(['hydra.mode=RUN']);"
+        "print(t1-t, time.perf_counter()-t1)"
+    )
+    out = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(3)
+    ]
+    return {
+        "imports": statistics.median(float(o[0]) for o in out),
+        "compose": statistics.median(float(o[1]) for o in out),
+    }
 
 
 def sweep(n_jobs: int, replicates: int, scenarios: str) -> dict[str, float]:
     """Whole-command wall time and run throughput (runs/s between first and last run)."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "diversion_sim.cli", f"scenario={scenarios}",
-               f"replicates={replicates}", f"hydra.launcher.n_jobs={n_jobs}", f"output.dir={tmp}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "diversion_sim.cli",
+            f"scenario={scenarios}",
+            f"replicates={replicates}",
+            f"hydra.launcher.n_jobs={n_jobs}",
+            f"output.dir={tmp}",
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         wall = time.perf_counter() - t0
@@ -200,8 +220,7 @@ def sweep(n_jobs: int, replicates: int, scenarios: str) -> dict[str, float]:
         stamps = sorted(p.stat().st_mtime for p in metas)
         model = sum(json.loads(p.read_text())["timings_s"]["model"] for p in metas)
     span = stamps[-1] - stamps[0]
-    return {"wall": wall, "runs": len(metas), "throughput": (len(metas) - 1) / span,
-            "model_s": model}
+    return {"wall": wall, "runs": len(metas), "throughput": (len(metas) - 1) / span, "model_s": model}
 
 
 def profile_week(overrides: list[str], weeks: int) -> None:
@@ -244,16 +263,25 @@ def main() -> None:
         rows.append((name, value, target))
         print(f"  {name:<52} {value:>26}   {target}", flush=True)
 
-    print(f"diversion_sim benchmarks (median of {reps}; python {sys.version.split()[0]}, "
-          f"numpy {np.__version__}, mesa {mesa.__version__}, {os.cpu_count()} cpus)", flush=True)
+    print(
+        f"diversion_sim benchmarks (median of {reps}; python {sys.version.split()[0]}, "
+        f"numpy {np.__version__}, mesa {mesa.__version__}, {os.cpu_count()} cpus)",
+        flush=True,
+    )
     rates = {}
     for sc in ("compulsory", "pilot_diversion"):
         r = median_of(lambda sc=sc: model_run(config(nat + [f"scenario={sc}"])), reps)
         rates[sc] = r["n"] * r["weeks"] / r["step"]
-        row(f"national {years} y, {sc}: step time", f"{r['step']:.2f} s ({rates[sc] / 1e6:.1f} M/s)",
-            ">= 10 M agent-steps/s")
-        row("   burn-in (once per replicate) / result tables",
-            f"{r['init']:.2f} s / {r['results']:.2f} s", "reported")
+        row(
+            f"national {years} y, {sc}: step time",
+            f"{r['step']:.2f} s ({rates[sc] / 1e6:.1f} M/s)",
+            ">= 10 M agent-steps/s",
+        )
+        row(
+            "   burn-in (once per replicate) / result tables",
+            f"{r['init']:.2f} s / {r['results']:.2f} s",
+            "reported",
+        )
     n, weeks = 210_751, 52 * years
     t_np = median_of(lambda: bare_numpy(n, weeks), reps)
     rate_np = n * weeks / t_np
@@ -267,39 +295,64 @@ def main() -> None:
     row("full model / per-agent Mesa (slower scenario)", f"{worst / rate_mesa:.0f}x", ">= 50x")
 
     mem = memory_per_person(nat + ["scenario=pilot_diversion"], "persons")
-    row(f"memory per person (all Person agents, events, {years} y)",
-        f"{mem['held_per_person']:.0f} B", "<= 1024 B")
-    row("   of which person columns / event table",
-        f"{mem['columns_per_person']:.0f} B / {mem['events_per_person']:.0f} B", "reported")
+    row(
+        f"memory per person (all Person agents, events, {years} y)",
+        f"{mem['held_per_person']:.0f} B",
+        "<= 1024 B",
+    )
+    row(
+        "   of which person columns / event table",
+        f"{mem['columns_per_person']:.0f} B / {mem['events_per_person']:.0f} B",
+        "reported",
+    )
     row("   peak during the run, per person", f"{mem['peak_per_person']:.0f} B", "reported")
     eager = memory_per_person(nat + ["scenario=pilot_diversion"], "eager")
     row("   with every Family agent made too", f"{eager['held_per_person']:.0f} B", "reported")
 
     for sc in ("compulsory", "pilot_diversion"):
         r = median_of(lambda sc=sc: model_run(config([f"scenario={sc}"]), 1), 3 if quick else 9)
-        row(f"pilot districts 5 y, {sc}: step / tables",
-            f"{r['step']:.3f} s / {r['results']:.3f} s", "<= 0.2 s model time")
-        row("   burn-in (once per replicate, shared by its scenarios)", f"{r['init']:.3f} s",
-            "reported")
+        row(
+            f"pilot districts 5 y, {sc}: step / tables",
+            f"{r['step']:.3f} s / {r['results']:.3f} s",
+            "<= 0.2 s model time",
+        )
+        row("   burn-in (once per replicate, shared by its scenarios)", f"{r['init']:.3f} s", "reported")
     s = startup()
-    row("start-up: imports / compose+validate one job",
-        f"{s['imports']:.2f} s / {s['compose']:.2f} s", "reported")
+    row(
+        "start-up: imports / compose+validate one job",
+        f"{s['imports']:.2f} s / {s['compose']:.2f} s",
+        "reported",
+    )
     d = dashboard_update()
-    row("dashboard: a moved control, pilot districts, 3 replicates",
-        f"{d['update']:.2f} s (first load {d['first']:.2f} s)", "reported (busy state shown)")
+    row(
+        "dashboard: a moved control, pilot districts, 3 replicates",
+        f"{d['update']:.2f} s (first load {d['first']:.2f} s)",
+        "reported (busy state shown)",
+    )
 
     if not a.no_sweep:
-        scen, nrep = ("compulsory,pilot_diversion", 3) if quick else (
-            "compulsory,pilot_diversion,scaled_diversion,law_2026", 20)
+        scen, nrep = (
+            ("compulsory,pilot_diversion", 3)
+            if quick
+            else ("compulsory,pilot_diversion,scaled_diversion,law_2026", 20)
+        )
         one = sweep(1, nrep, scen)
         two = sweep(2, nrep, scen)
-        row(f"joblib sweep ({one['runs']} runs): 1 worker wall / runs/s",
-            f"{one['wall']:.1f} s / {one['throughput']:.2f}", "reported")
-        row("joblib sweep: 2 workers wall / runs/s",
-            f"{two['wall']:.1f} s / {two['throughput']:.2f}", "reported")
-        row("2 workers / 1: run throughput (whole command)",
+        row(
+            f"joblib sweep ({one['runs']} runs): 1 worker wall / runs/s",
+            f"{one['wall']:.1f} s / {one['throughput']:.2f}",
+            "reported",
+        )
+        row(
+            "joblib sweep: 2 workers wall / runs/s",
+            f"{two['wall']:.1f} s / {two['throughput']:.2f}",
+            "reported",
+        )
+        row(
+            "2 workers / 1: run throughput (whole command)",
             f"{two['throughput'] / one['throughput']:.2f}x ({one['wall'] / two['wall']:.2f}x)",
-            ">= 1.7x")
+            ">= 1.7x",
+        )
     if a.profile:
         profile_week(["population=national", "years=3", "scenario=pilot_diversion"], 26)
 

@@ -27,8 +27,13 @@ import pandas as pd
 from diversion_sim.config import compose_config
 from diversion_sim.model import DiversionModel
 
-OUTCOMES = ("relapse_52w_release", "person_years_detained", "deaths", "cum_admissions",
-            "drug_free_weeks_per_person")
+OUTCOMES = (
+    "relapse_52w_release",
+    "person_years_detained",
+    "deaths",
+    "cum_admissions",
+    "drug_free_weeks_per_person",
+)
 POLICIES = ("release_linkage", "pilot_diversion")
 
 
@@ -60,8 +65,10 @@ def measure(replicates: int, years: float, seed: int) -> pd.DataFrame:
             same, total = _shared_deaths(ev0, ev, det0)
             shared[pol][0] += same
             shared[pol][1] += total
-            rows += [{"policy": pol, "replicate": r, "metric": k, "base": base[k], "policy_value": met[k]}
-                     for k in OUTCOMES]
+            rows += [
+                {"policy": pol, "replicate": r, "metric": k, "base": base[k], "policy_value": met[k]}
+                for k in OUTCOMES
+            ]
     df = pd.DataFrame(rows)
     rng = np.random.default_rng(0)
     out = []
@@ -77,10 +84,19 @@ def measure(replicates: int, years: float, seed: int) -> pd.DataFrame:
             pv = np.var(a[i] - b[i], ddof=1)
             boot.append((np.var(a[i], ddof=1) + np.var(b[i], ddof=1)) / pv if pv > 0 else np.inf)
         lo, hi = np.quantile(boot, [0.05, 0.95])
-        out.append({"policy": pol, "metric": metric, "n": a.size, "mean_diff": np.mean(a - b),
-                    "sd_paired": np.sqrt(paired), "sd_unpaired": np.sqrt(unpaired),
-                    "variance_ratio": unpaired / paired if paired > 0 else np.inf,
-                    "ratio_90lo": lo, "ratio_90hi": hi})
+        out.append(
+            {
+                "policy": pol,
+                "metric": metric,
+                "n": a.size,
+                "mean_diff": np.mean(a - b),
+                "sd_paired": np.sqrt(paired),
+                "sd_unpaired": np.sqrt(unpaired),
+                "variance_ratio": unpaired / paired if paired > 0 else np.inf,
+                "ratio_90lo": lo,
+                "ratio_90hi": hi,
+            }
+        )
     res = pd.DataFrame(out)
     res.attrs["shared_deaths"] = {p: f"{s}/{t}" for p, (s, t) in shared.items()}
     return res
@@ -95,11 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
     res = measure(a.replicates, a.years, a.seed)
     pd.set_option("display.width", 140)
-    print(f"Common random numbers: paired vs unpaired variance of the difference from compulsory "
-          f"(pilot districts, {a.years:g} years, {a.replicates} replicates)")
+    print(
+        f"Common random numbers: paired vs unpaired variance of the difference from compulsory "
+        f"(pilot districts, {a.years:g} years, {a.replicates} replicates)"
+    )
     print(res.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print("deaths of never-detained people shared (same person, same week):",
-          res.attrs["shared_deaths"])
+    print("deaths of never-detained people shared (same person, same week):", res.attrs["shared_deaths"])
     return 0
 
 

@@ -48,17 +48,29 @@ def main(cfg: DictConfig) -> None:
         targets = OmegaConf.to_container(cfg.targets, resolve=True)
         priors = OmegaConf.to_container(cfg.priors, resolve=True)
         stages = OmegaConf.to_container(cfg.stages, resolve=True)
-        stage_cfgs = {st["name"]: compose_config(list(st["model"]) + extra)
-                      for st in stages if st.get("model")}
+        stage_cfgs = {
+            st["name"]: compose_config(list(st["model"]) + extra) for st in stages if st.get("model")
+        }
         only = list(cfg.only) if cfg.get("only") else None
         previous = cal.load_draws(str(cfg.previous)) if only else None
-        post = cal.run_stages(model_cfg, targets, priors, stages, out, n_draws=int(cfg.n_draws),
-                              seed=int(cfg.seed), stage_cfgs=stage_cfgs, only=only,
-                              previous=previous, population_size=int(cfg.abc.population_size),
-                              max_generations=int(cfg.abc.max_generations),
-                              min_epsilon=float(cfg.abc.min_epsilon),
-                              max_simulations=int(cfg.abc.max_simulations),
-                              n_procs=int(cfg.abc.n_procs), resume=bool(cfg.resume))
+        post = cal.run_stages(
+            model_cfg,
+            targets,
+            priors,
+            stages,
+            out,
+            n_draws=int(cfg.n_draws),
+            seed=int(cfg.seed),
+            stage_cfgs=stage_cfgs,
+            only=only,
+            previous=previous,
+            population_size=int(cfg.abc.population_size),
+            max_generations=int(cfg.abc.max_generations),
+            min_epsilon=float(cfg.abc.min_epsilon),
+            max_simulations=int(cfg.abc.max_simulations),
+            n_procs=int(cfg.abc.n_procs),
+            resume=bool(cfg.resume),
+        )
     except ConfigError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         sys.exit(2)

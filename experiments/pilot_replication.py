@@ -21,8 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from diversion_sim.config import config_dir
 
 
-@hydra.main(config_path=str(config_dir() / "calibration"), config_name="replication",
-            version_base="1.3")
+@hydra.main(config_path=str(config_dir() / "calibration"), config_name="replication", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -34,10 +33,15 @@ def main(cfg: DictConfig) -> None:
     try:
         targets = OmegaConf.to_container(cfg.targets, resolve=True)
         fit, sims, draws, curves = cal.replicate_pilot(
-            list(cfg.model), targets, str(cfg.posterior), int(cfg.n_sims), int(cfg.seed),
+            list(cfg.model),
+            targets,
+            str(cfg.posterior),
+            int(cfg.n_sims),
+            int(cfg.seed),
             status_quo_model=list(cfg.status_quo_model) if cfg.get("status_quo_model") else None,
             n_jobs=int(cfg.n_jobs),
-            running_model=list(cfg.running_model) if cfg.get("running_model") else None)
+            running_model=list(cfg.running_model) if cfg.get("running_model") else None,
+        )
     except ConfigError as exc:
         print(f"pilot_replication: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -50,8 +54,10 @@ def main(cfg: DictConfig) -> None:
     plots.relapse_curves(curves, targets, out / "relapse_curves.png")
     print(fit.to_string(index=False))
     fitted = fit[fit["fitted"] == "yes"]
-    print(f"\n{int(fitted['inside'].eq('yes').sum())} of {len(fitted)} fitted targets inside their 90% "
-          f"posterior-predictive interval; tables and figures in {out}")
+    print(
+        f"\n{int(fitted['inside'].eq('yes').sum())} of {len(fitted)} fitted targets inside their 90% "
+        f"posterior-predictive interval; tables and figures in {out}"
+    )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,15 @@ def main(cfg: DictConfig) -> None:
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         samples, table = sensitivity.morris(
-            OmegaConf.to_container(cfg.bounds, resolve=True), list(cfg.outputs),
-            trajectories=int(cfg.trajectories), num_levels=int(cfg.num_levels), seed=int(cfg.seed),
+            OmegaConf.to_container(cfg.bounds, resolve=True),
+            list(cfg.outputs),
+            trajectories=int(cfg.trajectories),
+            num_levels=int(cfg.num_levels),
+            seed=int(cfg.seed),
             base=[f"population={cfg.population}", f"years={cfg.years}", f"seed={cfg.seed}"],
-            scenario=str(cfg.scenario), n_jobs=int(cfg.n_jobs))
+            scenario=str(cfg.scenario),
+            n_jobs=int(cfg.n_jobs),
+        )
     except ConfigError as exc:
         print(f"sensitivity: {exc}", file=sys.stderr)
         sys.exit(2)

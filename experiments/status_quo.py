@@ -32,8 +32,11 @@ def _run(overrides: list[str], replicate: int) -> tuple[pd.DataFrame, pd.DataFra
 
     m = DiversionModel(compose_config(overrides), replicate)
     res = m.run()
-    return (res.weekly.assign(replicate=replicate), m.burn_in_weekly.assign(replicate=replicate),
-            {"replicate": replicate, **res.metrics})
+    return (
+        res.weekly.assign(replicate=replicate),
+        m.burn_in_weekly.assign(replicate=replicate),
+        {"replicate": replicate, **res.metrics},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
 
     out = a.out or Path("outputs") / "status_quo" / a.population
     out.mkdir(parents=True, exist_ok=True)
-    overrides = ["scenario=compulsory", f"population={a.population}", f"years={a.years}",
-                 f"seed={a.seed}", "output.events=false"]
+    overrides = [
+        "scenario=compulsory",
+        f"population={a.population}",
+        f"years={a.years}",
+        f"seed={a.seed}",
+        "output.events=false",
+    ]
     runs = Parallel(n_jobs=a.jobs)(delayed(_run)(overrides, r) for r in range(a.replicates))
     weekly = pd.concat([w for w, _, _ in runs], ignore_index=True)
     burn = pd.concat([b for _, b, _ in runs], ignore_index=True)
@@ -64,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     plots.status_quo(stocks, metrics, observed, out / "status_quo.png")
     pd.set_option("display.width", 160)
     print(table.drop(columns="source").to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print(f"\n{int(table['inside'].eq('yes').sum())} of {len(table)} inside the 90% interval; "
-          f"figure and table in {out}")
+    print(
+        f"\n{int(table['inside'].eq('yes').sum())} of {len(table)} inside the 90% interval; "
+        f"figure and table in {out}"
+    )
     return 0
 
 

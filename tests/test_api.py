@@ -31,10 +31,20 @@ def test_keyword_constructor_and_mesa_counters():
 def test_mesa_batch_run_works_out_of_the_box():
     import mesa
 
-    out = pd.DataFrame(mesa.batch_run(
-        ds.DiversionModel, parameters={"scenario": ["compulsory", "pilot_diversion"],
-                                       "population": "pilot_wards", "years": 1, "replicate": [0, 1]},
-        iterations=1, max_steps=52, display_progress=False))
+    out = pd.DataFrame(
+        mesa.batch_run(
+            ds.DiversionModel,
+            parameters={
+                "scenario": ["compulsory", "pilot_diversion"],
+                "population": "pilot_wards",
+                "years": 1,
+                "replicate": [0, 1],
+            },
+            iterations=1,
+            max_steps=52,
+            display_progress=False,
+        )
+    )
     assert len(out) == 4 and (out["Step"] == out["week"]).all() and (out["week"] >= 51).all()
     det = out.groupby("scenario")["n_detained"].mean()
     assert det["pilot_diversion"] < det["compulsory"]
@@ -64,10 +74,24 @@ def test_in_memory_scenarios_equal_the_command_and_a_sweep_loads(tmp_path):
     common = {"population": "pilot_wards", "years": 0.5}
     sw = ds.run_scenarios(["compulsory", "pilot_diversion"], replicates=2, **common)
     root = tmp_path / "sweep"
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}",
-                        f"hydra.sweep.dir={root}", "scenario=compulsory,pilot_diversion",
-                        "replicates=2", "population=pilot_wards", "years=0.5", "output.report=false"],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diversion_sim.cli",
+            f"output.dir={tmp_path}",
+            f"hydra.sweep.dir={root}",
+            "scenario=compulsory,pilot_diversion",
+            "replicates=2",
+            "population=pilot_wards",
+            "years=0.5",
+            "output.report=false",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     loaded = ds.load_sweep(root)
     key = ["scenario", "replicate", "metric"]
@@ -81,8 +105,9 @@ def test_in_memory_scenarios_equal_the_command_and_a_sweep_loads(tmp_path):
 def test_version_and_packaging_files():
     from pathlib import Path
 
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "--version"], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0 and f"diversion-sim {ds.__version__}" in r.stdout
     root = Path(__file__).resolve().parents[1]
     for name in ("LICENSE", "CITATION.cff", "CHANGELOG.md", "src/diversion_sim/py.typed"):
@@ -95,9 +120,11 @@ def test_console_summary_is_for_a_reader():
     rows = []
     for sc, adm, share in (("compulsory", 100.0, 0.20), ("pilot_diversion", 60.0, 0.45)):
         for r in range(3):
-            rows += [{"scenario": sc, "replicate": r, "metric": "cum_admissions", "value": adm + r},
-                     {"scenario": sc, "replicate": r, "metric": "share_methadone", "value": share},
-                     {"scenario": sc, "replicate": r, "metric": "cost_total_vnd", "value": 1.5e9 * (1 + r)}]
+            rows += [
+                {"scenario": sc, "replicate": r, "metric": "cum_admissions", "value": adm + r},
+                {"scenario": sc, "replicate": r, "metric": "share_methadone", "value": share},
+                {"scenario": sc, "replicate": r, "metric": "cost_total_vnd", "value": 1.5e9 * (1 + r)},
+            ]
     out = format_summary(summarise(pd.DataFrame(rows)))
     assert "Compulsory admissions" in out and "Ever on methadone" in out  # labels, not code names
     assert "45.0%" in out and "+25.0 pp" in out  # shares in %, differences in points
@@ -109,14 +136,19 @@ def test_console_summary_is_for_a_reader():
 def test_help_describes_every_choice_and_completion_works():
     from diversion_sim.config import options, scenario_names
 
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "--help"], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0
     for name in scenario_names() + options("population"):  # a new scenario must be described here
         assert name in r.stdout, f"--help does not mention {name}"
     assert "calibration=" not in r.stdout and "sensitivity=" not in r.stdout
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "-sc", "install=bash"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", "-sc", "install=bash"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and "complete" in r.stdout
 
 
@@ -125,8 +157,9 @@ def test_plots_are_returned_as_figures_without_switching_the_backend():
     from matplotlib.figure import Figure
 
     backend = matplotlib.get_backend()
-    sw = ds.run_scenarios(["compulsory", "pilot_diversion"], replicates=2, population="pilot_wards",
-                          years=0.5)
+    sw = ds.run_scenarios(
+        ["compulsory", "pilot_diversion"], replicates=2, population="pilot_wards", years=0.5
+    )
     for kind in ("relapse", "occupancy", "costs"):
         fig = sw.plot(kind)
         assert isinstance(fig, Figure) and fig.axes and fig.axes[0].has_data()

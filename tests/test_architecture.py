@@ -20,13 +20,43 @@ from diversion_sim.states import EVENT_NAMES, N_STATES
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# ----------------------------------------------------------------------------- code checks
+def _tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+
+
+def test_types_check():
+    """mypy (pyproject.toml [tool.mypy]) finds no error in the package: the test extra installs it."""
+    r = _tool("mypy")
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_code_is_linted_and_formatted():
+    """ruff's lint rules (pyproject.toml [tool.ruff]) hold and `ruff format` would change nothing."""
+    where = ["src", "tests", "experiments", "benchmarks"]
+    lint = _tool("ruff", "check", *where)
+    assert lint.returncode == 0, lint.stdout[-4000:]
+    fmt = _tool("ruff", "format", "--check", *where)
+    assert fmt.returncode == 0, "run `ruff format`: " + fmt.stdout[-2000:]
+
+
 # ----------------------------------------------------------------------------- imports
 def test_import_contracts_hold():
     """pyproject.toml's import-linter contracts: no import cycle among the package's modules
     (type-checking imports aside), nothing imports the CLI, processes never import the model."""
-    r = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import "
-                        "lint_imports_command; sys.exit(lint_imports_command())"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "3 kept, 0 broken" in r.stdout
 
@@ -61,8 +91,9 @@ def test_assembly_rejects_clashes():
         base.assemble([a], core_columns={"state": ("i1", 0)})
     h = base.Handler(1, lambda m, idx: None, 10)
     with pytest.raises(ValueError, match="two handlers"):
-        base.assemble([base.Process(name="x", doc="", handlers=(h,)),
-                       base.Process(name="y", doc="", handlers=(h,))])
+        base.assemble(
+            [base.Process(name="x", doc="", handlers=(h,)), base.Process(name="y", doc="", handlers=(h,))]
+        )
     with pytest.raises(ValueError, match="share a name"):
         base.assemble([base.Process(name="x", doc=""), base.Process(name="x", doc="")])
 
@@ -130,8 +161,16 @@ def test_a_dropped_in_scenario_runs_in_the_default_job(tmp_path):
     """One YAML file in a user's config folder: the default sweep finds it, runs it under its
     own file name and summarises it with the packaged scenarios."""
     d = _user_dir(tmp_path, my_variant=VARIANT)
-    r = _cli(tmp_path, "--config-dir", str(d), "population=pilot_wards", "replicates=1",
-             "years=0.5", "output.report=false", "hydra.sweep.dir=" + str(tmp_path / "sweep"))
+    r = _cli(
+        tmp_path,
+        "--config-dir",
+        str(d),
+        "population=pilot_wards",
+        "replicates=1",
+        "years=0.5",
+        "output.report=false",
+        "hydra.sweep.dir=" + str(tmp_path / "sweep"),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     runs = pd.read_parquet(tmp_path / "sweep" / "runs.parquet")
     assert set(runs["scenario"]) == set(scenario_names()) | {"my_variant"}
@@ -147,8 +186,14 @@ def test_a_child_scenario_never_touches_its_parents_runs(tmp_path):
     child."""
     d = _user_dir(tmp_path, my_variant=VARIANT)
     common = ["population=pilot_wards", "replicates=2", "years=0.5", "output.report=false"]
-    r = _cli(tmp_path, "--config-dir", str(d), "scenario=pilot_diversion,my_variant", *common,
-             "hydra.sweep.dir=" + str(tmp_path / "both"))
+    r = _cli(
+        tmp_path,
+        "--config-dir",
+        str(d),
+        "scenario=pilot_diversion,my_variant",
+        *common,
+        "hydra.sweep.dir=" + str(tmp_path / "both"),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     r = _cli(tmp_path, "scenario=pilot_diversion", *common, "hydra.sweep.dir=" + str(tmp_path / "one"))
     assert r.returncode == 0, r.stderr[-3000:]

@@ -76,9 +76,13 @@ def test_at_least_30_distinct_bad_inputs():
 
 @pytest.mark.parametrize("overrides, needle", [BAD[0], BAD[7], BAD[10], BAD[19], BAD[33], BAD[37]])
 def test_command_exits_2_without_traceback(tmp_path, overrides, needle):
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}", *overrides],
-                       capture_output=True, text=True, timeout=120,
-                       env={k: v for k, v in os.environ.items() if k != "DIVERSION_SIM_DEBUG"})
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}", *overrides],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "DIVERSION_SIM_DEBUG"},
+    )
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.startswith("diversion-sim: ") and r.stderr.count("\n") == 1, r.stderr
@@ -86,7 +90,11 @@ def test_command_exits_2_without_traceback(tmp_path, overrides, needle):
 
 
 def test_traceback_on_request(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}", "years=-1"],
-                       capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "DIVERSION_SIM_DEBUG": "1"})
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}", "years=-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DIVERSION_SIM_DEBUG": "1"},
+    )
     assert r.returncode != 0 and "Traceback" in r.stderr and re.search(r"ConfigError", r.stderr)

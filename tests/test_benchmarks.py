@@ -18,16 +18,29 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.benchmark
 @pytest.mark.slow
 def test_benchmark_script_quick_mode_prints_the_table():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--no-sweep"],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--quick", "--no-sweep"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
-    for needle in ("national 1 y, compulsory", "bare numpy", "per-agent Mesa", "memory per person",
-                   "pilot districts 5 y", "start-up", "burn-in", "dashboard: a moved control"):
+    for needle in (
+        "national 1 y, compulsory",
+        "bare numpy",
+        "per-agent Mesa",
+        "memory per person",
+        "pilot districts 5 y",
+        "start-up",
+        "burn-in",
+        "dashboard: a moved control",
+    ):
         assert needle in out.stdout, f"row {needle!r} missing from\n{out.stdout}"
 
 
-@pytest.mark.parametrize("mode, persons, families", [("eager", True, True), ("persons", True, False),
-                                                     ("lazy", False, False)])
+@pytest.mark.parametrize(
+    "mode, persons, families", [("eager", True, True), ("persons", True, False), ("lazy", False, False)]
+)
 def test_agent_modes_make_agents_when_asked(mode, persons, families):
     m = DiversionModel(make_config("population=pilot_wards", "years=1", f"population.agents={mode}"))
     n_fam = int(m.pop.has_family.sum())
@@ -40,9 +53,20 @@ def test_agent_modes_make_agents_when_asked(mode, persons, families):
 
 @pytest.mark.benchmark
 def test_crn_benchmark_prints_paired_and_unpaired_variances():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "crn.py"), "--replicates", "4",
-                          "--years", "1"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "crn.py"), "--replicates", "4", "--years", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
-    for needle in ("variance_ratio", "relapse_52w_release", "person_years_detained", "deaths",
-                   "release_linkage", "pilot_diversion", "shared (same person, same week)"):
+    for needle in (
+        "variance_ratio",
+        "relapse_52w_release",
+        "person_years_detained",
+        "deaths",
+        "release_linkage",
+        "pilot_diversion",
+        "shared (same person, same week)",
+    ):
         assert needle in out.stdout, f"{needle!r} missing from\n{out.stdout}"

@@ -19,8 +19,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "outputs" / "browser"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _ensure_chromium() -> None:
@@ -31,8 +37,9 @@ def _ensure_chromium() -> None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=900)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True,
-                       timeout=1800)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"], env=env, capture_output=True, timeout=1800
+        )
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium could not be installed (apt-get install chromium)")
@@ -82,8 +89,12 @@ def _free_port() -> int:
 def dashboard():
     pytest.importorskip("solara")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "diversion_sim.dashboard", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diversion_sim.dashboard", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + 180
@@ -164,9 +175,22 @@ def test_dashboard_in_a_browser_offline(browser, dashboard):
 def report(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     root = tmp / "sweep"
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp}",
-                        f"hydra.sweep.dir={root}", "population=pilot_wards", "replicates=3",
-                        "years=1"], capture_output=True, text=True, cwd=tmp, timeout=900)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diversion_sim.cli",
+            f"output.dir={tmp}",
+            f"hydra.sweep.dir={root}",
+            "population=pilot_wards",
+            "replicates=3",
+            "years=1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return root / "report" / "report.html"
 
@@ -178,8 +202,15 @@ def test_report_is_one_self_contained_page(browser, report):
     imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.src.slice(0, 22), e.naturalWidth])")
     assert len(imgs) >= 8
     assert all(src.startswith("data:image/png;base64") and w > 100 for src, w in imgs), imgs
-    for heading in ("Executive summary", "What was run", "Definitions", "Assumptions and limitations",
-                    "Costs and cost-effectiveness", "Families", "Calibration fit on these runs"):
+    for heading in (
+        "Executive summary",
+        "What was run",
+        "Definitions",
+        "Assumptions and limitations",
+        "Costs and cost-effectiveness",
+        "Families",
+        "Calibration fit on these runs",
+    ):
         page.get_by_role("heading", name=heading).first.wait_for()
     # reads at 900 px: the page itself does not scroll sideways (wide tables scroll in their box)
     assert page.evaluate("document.documentElement.scrollWidth") <= 900

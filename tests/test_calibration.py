@@ -54,21 +54,28 @@ def test_abc_recovers_known_parameters(tmp_path):
     """Synthetic data from known values; a small ABC-SMC must put them inside the 90% posterior
     and learn (posterior interval well inside the prior)."""
     cfg = make_config(*FAST)
-    truth = {"params.police.rate_detect": 0.04, "params.relapse.shape_relapse": 0.6,
-             "params.coordination.p_refer_legal": 0.45}
-    priors = {"params.police.rate_detect": {"dist": "loguniform", "low": 0.005, "high": 0.3},
-              "params.relapse.shape_relapse": {"dist": "uniform", "low": 0.2, "high": 1.2},
-              "params.coordination.p_refer_legal": {"dist": "uniform", "low": 0.0, "high": 1.0}}
-    synthetic = cal.simulate(cfg, truth, TARGETS["cohorts"], salt=99,
-                             weights=TARGETS["cascade"]["referrals_by_district"])
+    truth = {
+        "params.police.rate_detect": 0.04,
+        "params.relapse.shape_relapse": 0.6,
+        "params.coordination.p_refer_legal": 0.45,
+    }
+    priors = {
+        "params.police.rate_detect": {"dist": "loguniform", "low": 0.005, "high": 0.3},
+        "params.relapse.shape_relapse": {"dist": "uniform", "low": 0.2, "high": 1.2},
+        "params.coordination.p_refer_legal": {"dist": "uniform", "low": 0.0, "high": 1.0},
+    }
+    synthetic = cal.simulate(
+        cfg, truth, TARGETS["cohorts"], salt=99, weights=TARGETS["cascade"]["referrals_by_district"]
+    )
     targets = yaml.safe_load(yaml.safe_dump(TARGETS))
     for k, spec in targets["cascade"].get("shares", {}).items():
         spec["observed"] = synthetic[k]
     for name, c in targets["cohorts"].items():
         c.pop("cumulative_hazard", None)
         c["observed"] = [synthetic[k] for k in cohorts.statistic_names(name, c)]
-    post = cal.run_abc(cfg, targets, priors, tmp_path, population_size=60, max_generations=4,
-                       n_procs=1, seed=3)
+    post = cal.run_abc(
+        cfg, targets, priors, tmp_path, population_size=60, max_generations=4, n_procs=1, seed=3
+    )
     q = cal.weighted_quantiles(post).set_index("key")
     for k, v in truth.items():
         lo, hi = q.loc[k, "q05"], q.loc[k, "q95"]
@@ -87,8 +94,15 @@ def test_calibrate_command_runs_resumes_and_refuses_to_overwrite(tmp_path):
     small = ["abc.population_size=12", "abc.n_procs=1", "burn_in_years=0.5"]
     r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=1")
     assert r.returncode == 0, r.stderr[-3000:]
-    for f in ("cohorts/abc.db", "cascade/abc.db", "status_quo/abc.db", "posterior.csv", "posterior_draws.csv",
-              "posterior_summary.csv", "calibration.yaml"):
+    for f in (
+        "cohorts/abc.db",
+        "cascade/abc.db",
+        "status_quo/abc.db",
+        "posterior.csv",
+        "posterior_draws.csv",
+        "posterior_summary.csv",
+        "calibration.yaml",
+    ):
         assert (tmp_path / f).is_file(), f
     r = _run("calibrate.py", tmp_path, *small, "abc.max_generations=2")
     assert r.returncode == 2 and "resume=true" in r.stderr and "Traceback" not in r.stderr
@@ -116,8 +130,14 @@ def test_pilot_replication_command(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     fit = pd.read_csv(tmp_path / "pilot_fit.csv")
     assert {"target", "observed", "simulated_mean", "q05", "q95", "inside"} <= set(fit.columns)
-    assert {"referred_long_bien", "assessed", "methadone", "release_relapse_free_26w",
-            "release_methadone_relapse_free_52w", "methadone_thai_nguyen_retained_156w"} <= set(fit["target"])
+    assert {
+        "referred_long_bien",
+        "assessed",
+        "methadone",
+        "release_relapse_free_26w",
+        "release_methadone_relapse_free_52w",
+        "methadone_thai_nguyen_retained_156w",
+    } <= set(fit["target"])
     assert (fit["q05"] <= fit["q95"]).all()
     for png in ("pilot_cascade.png", "relapse_curves.png"):
         assert (tmp_path / png).stat().st_size > 10_000
@@ -133,7 +153,8 @@ def test_params_posterior_draw_per_replicate():
             assert m.cfg.params.police.rate_detect == pytest.approx(row["params.police.rate_detect"])
             assert m.cfg.params.relapse.shape_relapse == pytest.approx(row["params.relapse.shape_relapse"])
             assert m.cfg.params.coordination.p_plan_methadone == pytest.approx(
-                row["params.coordination.p_plan_methadone"])
+                row["params.coordination.p_plan_methadone"]
+            )
 
 
 def test_posterior_file_errors_are_clear(tmp_path):

@@ -33,8 +33,16 @@ def test_default_sweep_small(tmp_path):
     assert {"mean", "q05", "q95", "diff_mean"} <= set(summary.columns)
     assert "compulsory" in r.stdout and "pilot_diversion" in r.stdout
     html = (root / "report" / "report.html").read_text()  # the planners' report
-    for png in ("headline.png", "differences.png", "relapse.png", "cascade.png", "occupancy.png",
-                "ce_plane.png", "ceac.png", "fit.png"):
+    for png in (
+        "headline.png",
+        "differences.png",
+        "relapse.png",
+        "cascade.png",
+        "occupancy.png",
+        "ce_plane.png",
+        "ceac.png",
+        "fit.png",
+    ):
         assert (root / "report" / png).stat().st_size > 10_000, png
     assert html.count("src='data:image/png;base64,") >= 9  # self-contained: every figure embedded
     assert "Costs and cost-effectiveness" in html and "Clients and families" in html
@@ -46,8 +54,14 @@ def test_default_sweep_small(tmp_path):
 
 
 def test_single_run(tmp_path):
-    r = _run(tmp_path, "hydra.mode=RUN", "scenario=pilot_diversion", "replicates=1", "years=1",
-             "population=pilot_wards")
+    r = _run(
+        tmp_path,
+        "hydra.mode=RUN",
+        "scenario=pilot_diversion",
+        "replicates=1",
+        "years=1",
+        "population=pilot_wards",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1
@@ -57,12 +71,15 @@ def test_single_run(tmp_path):
     assert (folder / "meta.json").is_file()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["scenario=nonsense"], "valid scenario names"),
-    (["params.police.rate_detect=-1"], "params.police.rate_detect"),
-    (["params.coordination.p_refer_hiv=62"], "percentage"),
-    (["scenario.dur_stay_first=[104,52]"], "min <= max"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["scenario=nonsense"], "valid scenario names"),
+        (["params.police.rate_detect=-1"], "params.police.rate_detect"),
+        (["params.coordination.p_refer_hiv=62"], "percentage"),
+        (["scenario.dur_stay_first=[104,52]"], "min <= max"),
+    ],
+)
 def test_bad_input_clear_message(tmp_path, args, needle):
     r = _run(tmp_path, "hydra.mode=RUN", *args)
     assert r.returncode == 2

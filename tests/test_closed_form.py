@@ -16,20 +16,32 @@ A, B = 0.05, 0.02
 
 def _two_state(n=20000, weeks=120, seed=3):
     cfg = make_config(
-        "scenario=compulsory", f"years={weeks / 52}", f"seed={seed}",
+        "scenario=compulsory",
+        f"years={weeks / 52}",
+        f"seed={seed}",
         f"population.n_people_by_district=[{n // 2},{n - n // 2}]",
-        "population.p_opioid=1.0", "population.share_init_using=1.0",
-        "population.share_init_abstinent=0.0", "population.share_init_methadone=0.0",
-        "population.share_init_detained=0.0", "population.p_ever_detained=0.0",
-        "params.police.rate_detect=0", f"params.treatment.rate_seek_methadone={A}",
+        "population.p_opioid=1.0",
+        "population.share_init_using=1.0",
+        "population.share_init_abstinent=0.0",
+        "population.share_init_methadone=0.0",
+        "population.share_init_detained=0.0",
+        "population.p_ever_detained=0.0",
+        "params.police.rate_detect=0",
+        f"params.treatment.rate_seek_methadone={A}",
         "params.treatment.shape_methadone_dropout=1.0",
         f"params.treatment.scale_methadone_dropout={1 / B}",
-        "params.mortality.rate_death_off_oat=0", "params.mortality.rate_death_on_oat=0",
-        "params.movement.rate_move=0", "output.events=false", "params.register.rate_entry=0",
+        "params.mortality.rate_death_off_oat=0",
+        "params.mortality.rate_death_on_oat=0",
+        "params.movement.rate_move=0",
+        "output.events=false",
+        "params.register.rate_entry=0",
         "params.movement.rate_move_in=0",
-        "params.register.rate_remission_opioid=0", "params.register.rate_remission_meth=0",
-        "params.use_on_methadone.rate_use_on_methadone=0", "params.use_on_methadone.hr_dropout_using=1.0",
-        "burn_in_years=0")
+        "params.register.rate_remission_opioid=0",
+        "params.register.rate_remission_meth=0",
+        "params.use_on_methadone.rate_use_on_methadone=0",
+        "params.use_on_methadone.hr_dropout_using=1.0",
+        "burn_in_years=0",
+    )
     m = DiversionModel(cfg, 0)
     m.run()
     return m
@@ -57,16 +69,27 @@ def test_methadone_occupancy_matches_markov_chain():
 def test_relapse_after_release_matches_weibull():
     """Kaplan-Meier relapse after release reproduces the configured Weibull (no modifiers)."""
     cfg = make_config(
-        "scenario=compulsory", "years=3", "population.n_people_by_district=[3000,1000]",
-        "population.share_init_using=0.0", "population.share_init_abstinent=0.0",
-        "population.share_init_methadone=0.0", "population.share_init_detained=1.0",
-        "population.p_family=0", "scenario.p_release_linkage=0", "population.p_opioid=1.0",
-        "scenario.dur_stay_repeat=[10,30]", "params.movement.rate_move=0",
-        "params.mortality.rate_death_off_oat=0", "params.mortality.rate_death_detained=0",
-        "params.police.rate_detect=0", "params.register.rate_entry=0",
+        "scenario=compulsory",
+        "years=3",
+        "population.n_people_by_district=[3000,1000]",
+        "population.share_init_using=0.0",
+        "population.share_init_abstinent=0.0",
+        "population.share_init_methadone=0.0",
+        "population.share_init_detained=1.0",
+        "population.p_family=0",
+        "scenario.p_release_linkage=0",
+        "population.p_opioid=1.0",
+        "scenario.dur_stay_repeat=[10,30]",
+        "params.movement.rate_move=0",
+        "params.mortality.rate_death_off_oat=0",
+        "params.mortality.rate_death_detained=0",
+        "params.police.rate_detect=0",
+        "params.register.rate_entry=0",
         "params.movement.rate_move_in=0",
-        "params.register.rate_remission_opioid=0", "params.register.rate_remission_meth=0",
-        "burn_in_years=0")
+        "params.register.rate_remission_opioid=0",
+        "params.register.rate_remission_meth=0",
+        "burn_in_years=0",
+    )
     m = DiversionModel(cfg, 0)
     r = m.run()
     k, lam = cfg.params.relapse.shape_relapse, cfg.params.relapse.scale_relapse

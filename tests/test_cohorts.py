@@ -28,8 +28,12 @@ def test_calibration_and_running_model_share_one_relapse_curve():
     """The cohort sampler the calibration fits and the running model's own release episodes give
     the same relapse-free curve for the same parameters (linkage off, as in the cohort spec).
     Tolerance: 4 Kaplan-Meier standard errors of the model's episodes plus the sampler's."""
-    over = ("scenario=compulsory", "years=10", "scenario.p_release_linkage=0",
-            "status_quo.p_release_linkage=0")
+    over = (
+        "scenario=compulsory",
+        "years=10",
+        "scenario.p_release_linkage=0",
+        "status_quo.p_release_linkage=0",
+    )
     episodes = []
     for r in range(3):
         res = DiversionModel(make_config(*over), r).run()
@@ -72,9 +76,11 @@ def test_methadone_course_matches_the_two_state_chain():
     """With dropout independent of use (hr_dropout_using = 1), the share using among patients
     still on methadone at t is a/(a+b) (1 - exp(-(a+b) t)) for start/stop rates a, b."""
     a, b = 0.02, 0.05
-    cfg = make_config(f"params.use_on_methadone.rate_use_on_methadone={a}",
-                      f"params.use_on_methadone.rate_stop_use_on_methadone={b}",
-                      "params.use_on_methadone.hr_dropout_using=1.0")
+    cfg = make_config(
+        f"params.use_on_methadone.rate_use_on_methadone={a}",
+        f"params.use_on_methadone.rate_stop_use_on_methadone={b}",
+        "params.use_on_methadone.hr_dropout_using=1.0",
+    )
     spec = {"measure": "using_on_treatment", "leave": ["dropout"], "weeks": [26, 104]}
     n = 30_000
     left, prev = cohorts.methadone_course(cfg, spec, n, seed=3)
@@ -90,9 +96,15 @@ def test_methadone_course_matches_the_two_state_chain():
 def test_use_on_methadone_raises_dropout_and_counts_as_using():
     """hr_dropout_using > 1 shortens retention; weeks using on methadone are not drug-free."""
     spec = {"measure": "retained", "leave": ["dropout"], "weeks": [104]}
-    kept = {hr: np.mean(cohorts.methadone_course(
-        make_config(f"params.use_on_methadone.hr_dropout_using={hr}"), spec, 10_000, seed=2)[0] > 104)
-        for hr in (1.0, 4.0)}
+    kept = {
+        hr: np.mean(
+            cohorts.methadone_course(
+                make_config(f"params.use_on_methadone.hr_dropout_using={hr}"), spec, 10_000, seed=2
+            )[0]
+            > 104
+        )
+        for hr in (1.0, 4.0)
+    }
     assert kept[1.0] - kept[4.0] > 0.03
     m = DiversionModel(make_config("years=2"), 0)
     res = m.run()
@@ -101,8 +113,7 @@ def test_use_on_methadone_raises_dropout_and_counts_as_using():
     using = w["using_on_methadone"].sum()
     assert using > 0 and (w["using_on_methadone"] <= w["n_methadone"]).all()
     assert res.metrics["drug_free_weeks_per_person"] == pytest.approx((free - using) / m.pop.n)
-    assert res.metrics["share_weeks_using_on_methadone"] == pytest.approx(
-        using / w["n_methadone"].sum())
+    assert res.metrics["share_weeks_using_on_methadone"] == pytest.approx(using / w["n_methadone"].sum())
 
 
 def test_police_detect_methadone_patients_who_use():
@@ -110,9 +121,10 @@ def test_police_detect_methadone_patients_who_use():
     hr_detect_methadone = 0 nobody on methadone is ever detected."""
     runs = {}
     for hr in (0.0, 3.0):
-        res = DiversionModel(make_config("years=3", f"params.police.hr_detect_methadone={hr}",
-                                         "params.police.p_dossier=0.5"),
-                             0).run()
+        res = DiversionModel(
+            make_config("years=3", f"params.police.hr_detect_methadone={hr}", "params.police.p_dossier=0.5"),
+            0,
+        ).run()
         ev = res.events
         runs[hr] = res
         det = ev[ev["kind"].astype(str) == "detect"]
@@ -122,8 +134,10 @@ def test_police_detect_methadone_patients_who_use():
             assert len(arrested) == 0
         else:
             assert len(arrested) > 0 and len(det) > 0
-    assert (runs[3.0].metrics["share_weeks_using_on_methadone"]
-            != runs[0.0].metrics["share_weeks_using_on_methadone"])
+    assert (
+        runs[3.0].metrics["share_weeks_using_on_methadone"]
+        != runs[0.0].metrics["share_weeks_using_on_methadone"]
+    )
 
 
 def test_overdose_excess_after_each_kind_of_exit():
@@ -140,7 +154,7 @@ def test_overdose_excess_after_each_kind_of_exit():
     rate = cfg.params.mortality.rate_death_off_oat / 100 / 52
     for kind in (Tolerance.METHADONE, Tolerance.DETOX, Tolerance.RELEASE, Tolerance.NONE):
         p.tolerance_kind[:] = kind
-        p.tolerance_week[:] = m.week if kind != Tolerance.NONE else -10**6
+        p.tolerance_week[:] = m.week if kind != Tolerance.NONE else -(10**6)
         t = death_wait(m, idx, p.state.astype(np.intp))
         expect = 1 - np.exp(-rate * mults[kind, 0] * 2)
         se = np.sqrt(expect / n)
@@ -159,8 +173,15 @@ def test_dropout_read_per_year_where_the_source_says_per_year():
     # 100 spells: 10 leave (dropout) in year 1, 18 of the remaining 90 in year 2, none later
     ends = ["using"] * 28 + ["open"] * 72
     weeks = [20] * 10 + [70] * 18 + [200] * 72
-    sp = pd.DataFrame({"person": np.arange(100), "state": pd.Categorical(["methadone"] * 100),
-                       "start_week": 0, "weeks": weeks, "end": pd.Categorical(ends)})
+    sp = pd.DataFrame(
+        {
+            "person": np.arange(100),
+            "state": pd.Categorical(["methadone"] * 100),
+            "start_week": 0,
+            "weeks": weeks,
+            "end": pd.Categorical(ends),
+        }
+    )
     res = type("R", (), {"spells": sp})()
     out = cal.running_checks({"compulsory": res}, checks)
     assert out["methadone_noncompliance_per_year[1]"] == pytest.approx(0.10)

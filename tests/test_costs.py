@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_config
 
 from diversion_sim.config import with_values
 from diversion_sim.economics import acceptability, classify, icer_table, paired_differences
 from diversion_sim.model import DiversionModel
 from diversion_sim.processes.costs import COMPONENTS, price_factor, unit_costs
 from diversion_sim.sweep import summarise
-
-from conftest import make_config
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +72,11 @@ def _runs(pairs: dict[str, list[tuple[float, float, float]]]) -> pd.DataFrame:
     rows = []
     for sc, reps in pairs.items():
         for r, (cost, dfy, deaths) in enumerate(reps):
-            rows += [{"scenario": sc, "replicate": r, "metric": "cost_total_vnd", "value": cost},
-                     {"scenario": sc, "replicate": r, "metric": "drug_free_person_years_disc", "value": dfy},
-                     {"scenario": sc, "replicate": r, "metric": "deaths", "value": deaths}]
+            rows += [
+                {"scenario": sc, "replicate": r, "metric": "cost_total_vnd", "value": cost},
+                {"scenario": sc, "replicate": r, "metric": "drug_free_person_years_disc", "value": dfy},
+                {"scenario": sc, "replicate": r, "metric": "deaths", "value": deaths},
+            ]
     return pd.DataFrame(rows)
 
 
@@ -83,8 +84,9 @@ def test_icer_sign_interval_and_dominance_on_a_constructed_case():
     ref = [(100.0, 10.0, 5.0), (110.0, 12.0, 6.0), (90.0, 9.0, 4.0), (105.0, 11.0, 5.0)]
     cheaper_better = [(c - 20, e + 3, d - 1) for c, e, d in ref]
     dearer_better = [(c + 30 + i, e + 2 + 0.1 * i, d) for i, (c, e, d) in enumerate(ref)]
-    t = icer_table(_runs({"compulsory": ref, "a": cheaper_better, "b": dearer_better}), "compulsory",
-                   n_boot=500).set_index(["scenario", "effect"])
+    t = icer_table(
+        _runs({"compulsory": ref, "a": cheaper_better, "b": dearer_better}), "compulsory", n_boot=500
+    ).set_index(["scenario", "effect"])
     a = t.loc[("a", "drug-free person-year")]
     assert a["reading"].startswith("dominant") and np.isnan(a["icer"])
     assert a["d_cost_mean"] == pytest.approx(-20) and a["d_effect_mean"] == pytest.approx(3)
@@ -96,8 +98,9 @@ def test_icer_sign_interval_and_dominance_on_a_constructed_case():
     assert t.loc[("a", "death averted"), "d_effect_mean"] == pytest.approx(1.0)
     assert t.loc[("b", "death averted"), "reading"] == "effect not distinguishable from zero"
     assert classify(10, -1, -2, -0.5).startswith("dominated")
-    ceac = acceptability(_runs({"compulsory": ref, "a": cheaper_better}), "compulsory",
-                         wtp=np.array([0.0, 100.0]))
+    ceac = acceptability(
+        _runs({"compulsory": ref, "a": cheaper_better}), "compulsory", wtp=np.array([0.0, 100.0])
+    )
     assert (ceac["p_cost_effective"] == 1.0).all()  # dominant: cost-effective at any price
 
 
@@ -113,13 +116,16 @@ def test_paired_differences_are_per_replicate_pair():
     assert bool(s["diff_spans_zero"])
 
 
-@pytest.mark.parametrize("override, needle", [
-    ("params.costs.methadone.currency=EUR", "'VND' or 'USD'"),
-    ("params.costs.hiv_test.year=2010", "no exchange rate"),
-    ("params.costs.detention.year=2005", "no CPI change"),
-    ("params.costs.rate_discount=-0.01", "must be >= 0"),
-    ("params.costs.methadone.share_client=1.5", "[0, 1]"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("params.costs.methadone.currency=EUR", "'VND' or 'USD'"),
+        ("params.costs.hiv_test.year=2010", "no exchange rate"),
+        ("params.costs.detention.year=2005", "no CPI change"),
+        ("params.costs.rate_discount=-0.01", "must be >= 0"),
+        ("params.costs.methadone.share_client=1.5", "[0, 1]"),
+    ],
+)
 def test_bad_cost_settings_are_refused_clearly(override, needle):
     from diversion_sim.params import ConfigError
 

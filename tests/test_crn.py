@@ -18,7 +18,11 @@ from diversion_sim.streams import Streams, splitmix64
 def test_splitmix64_reference_outputs():
     """The published first outputs of SplitMix64 seeded with 0 (Steele, Lea & Flood 2014)."""
     assert [int(x) for x in splitmix64(0, 4)] == [
-        0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F, 0xF88BB8A8724C81EC]
+        0xE220A8397B1DCDAF,
+        0x6E789E6AA1B965F4,
+        0x06C45D188009454F,
+        0xF88BB8A8724C81EC,
+    ]
 
 
 def test_draw_belongs_to_person_site_week_slot():
@@ -31,8 +35,12 @@ def test_draw_belongs_to_person_site_week_slot():
     perm = np.array([3, 1, 4, 0, 2])
     np.testing.assert_array_equal(s.uniform("relapse", idx[perm], 10, 3), u[:, perm])
     # another site, week, slot, replicate or seed: another number
-    others = [s.uniform("death", idx, 10), s.uniform("relapse", idx, 11),
-              Streams(7, 4).uniform("relapse", idx, 10), Streams(8, 3).uniform("relapse", idx, 10)]
+    others = [
+        s.uniform("death", idx, 10),
+        s.uniform("relapse", idx, 11),
+        Streams(7, 4).uniform("relapse", idx, 10),
+        Streams(8, 3).uniform("relapse", idx, 10),
+    ]
     for o in [*others, u[1]]:
         assert not np.any(o == u[0])
     # weeks of a burn-in (negative) are keyed too
@@ -88,24 +96,41 @@ def test_people_a_policy_does_not_touch_live_the_same_life():
 def test_lever_that_affects_nobody_gives_identical_tables():
     """Levers without effect under the compulsory regime leave every table bit-identical."""
     base = DiversionModel(make_config("scenario=compulsory", "years=3"), 1).run()
-    inert = DiversionModel(make_config(
-        "scenario=compulsory", "years=3", "scenario.p_accept_voluntary=0.9",
-        "params.coordination.p_plan_ats=0.9", "params.coordination.p_refer_hiv=0.1",
-        "scenario.n_tests_refer=1", "scenario.dur_refer_after_release=100",
-        "population.p_engage_by_district=[0.1,0.2]"), 1).run()
+    inert = DiversionModel(
+        make_config(
+            "scenario=compulsory",
+            "years=3",
+            "scenario.p_accept_voluntary=0.9",
+            "params.coordination.p_plan_ats=0.9",
+            "params.coordination.p_refer_hiv=0.1",
+            "scenario.n_tests_refer=1",
+            "scenario.dur_refer_after_release=100",
+            "population.p_engage_by_district=[0.1,0.2]",
+        ),
+        1,
+    ).run()
     pd.testing.assert_frame_equal(base.weekly, inert.weekly)
     pd.testing.assert_frame_equal(base.events, inert.events)
     pd.testing.assert_frame_equal(base.episodes, inert.episodes)
-    assert np.array_equal(np.array(list(base.metrics.values())), np.array(list(inert.metrics.values())),
-                          equal_nan=True)
+    assert np.array_equal(
+        np.array(list(base.metrics.values())), np.array(list(inert.metrics.values())), equal_nan=True
+    )
 
 
-@pytest.mark.parametrize("overrides", [
-    ("scenario=pilot_diversion",),
-    # capacities that bind: admission order must not decide who gets a place
-    ("scenario=scaled_diversion", "population.centres.compulsory.n_capacity=40",
-     "population.centres.methadone.n_capacity=25", "population.centres.residential.n_capacity=3"),
-], ids=["pilot_diversion", "tight_capacity"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("scenario=pilot_diversion",),
+        # capacities that bind: admission order must not decide who gets a place
+        (
+            "scenario=scaled_diversion",
+            "population.centres.compulsory.n_capacity=40",
+            "population.centres.methadone.n_capacity=25",
+            "population.centres.residential.n_capacity=3",
+        ),
+    ],
+    ids=["pilot_diversion", "tight_capacity"],
+)
 def test_results_do_not_depend_on_batch_order(overrides):
     """Shuffling the order in which due people are processed within every week (every handler
     batch, the coordinators' served list and the end-of-week scheduling) changes nothing."""
@@ -116,6 +141,8 @@ def test_results_do_not_depend_on_batch_order(overrides):
     pd.testing.assert_frame_equal(ra.weekly, rb.weekly)
     pd.testing.assert_frame_equal(_events(a), _events(b))
     key = ["person", "exit_week", "weeks"]
-    pd.testing.assert_frame_equal(ra.episodes.sort_values(key).reset_index(drop=True),
-                                  rb.episodes.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        ra.episodes.sort_values(key).reset_index(drop=True),
+        rb.episodes.sort_values(key).reset_index(drop=True),
+    )
     np.testing.assert_array_equal(a.pop.state, b.pop.state)

@@ -72,8 +72,12 @@ def _other_address() -> str | None:
 @pytest.mark.slow
 def test_server_binds_loopback_only():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "diversion_sim.dashboard", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diversion_sim.dashboard", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline, ok = time.time() + 120, False
         while time.time() < deadline and not ok:

@@ -20,8 +20,8 @@ def test_same_seed_identical():
     pd.testing.assert_frame_equal(a.weekly, b.weekly)
     pd.testing.assert_frame_equal(a.events, b.events)
     assert a.metrics == b.metrics or all(
-        (np.isnan(a.metrics[k]) and np.isnan(b.metrics[k])) or a.metrics[k] == b.metrics[k]
-        for k in a.metrics)
+        (np.isnan(a.metrics[k]) and np.isnan(b.metrics[k])) or a.metrics[k] == b.metrics[k] for k in a.metrics
+    )
 
 
 def test_different_seed_or_replicate_differs():
@@ -37,8 +37,16 @@ def test_common_random_numbers_initial_population():
     cfg_a = make_config("scenario=compulsory", "seed=5")
     cfg_b = make_config("scenario=scaled_diversion", "seed=5")
     a, b = DiversionModel(cfg_a, 2), DiversionModel(cfg_b, 2)
-    for col in ("ward", "drug", "inject", "fixed_address", "has_family", "state",
-                "n_detentions", "treat_end"):
+    for col in (
+        "ward",
+        "drug",
+        "inject",
+        "fixed_address",
+        "has_family",
+        "state",
+        "n_detentions",
+        "treat_end",
+    ):
         np.testing.assert_array_equal(getattr(a.pop, col), getattr(b.pop, col), err_msg=col)
     # first-week draws of processes the policy does not touch are shared (deaths, moves)
     a.step()
@@ -60,8 +68,9 @@ def test_a_run_from_the_burn_in_cache_equals_one_that_simulated_it():
     a = DiversionModel(cfg, 0).run()  # simulates the burn-in
     b = DiversionModel(cfg, 0).run()  # reads it from the cache
     pd.testing.assert_frame_equal(a.weekly, b.weekly)
-    assert all((np.isnan(a.metrics[k]) and np.isnan(b.metrics[k])) or a.metrics[k] == b.metrics[k]
-               for k in a.metrics)
+    assert all(
+        (np.isnan(a.metrics[k]) and np.isnan(b.metrics[k])) or a.metrics[k] == b.metrics[k] for k in a.metrics
+    )
 
 
 def test_the_burn_in_key_changes_with_the_model_make_up(monkeypatch):

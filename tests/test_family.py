@@ -28,8 +28,7 @@ def test_strain_follows_the_closed_form_and_support_eases_it():
     delta = np.log(2) / half
     s = family.strain_after(np.array([10.0]), np.array([half]), np.array([False]), np.array([delta]))
     assert s[0] == pytest.approx(5.0)  # halves in a half-life without use
-    s2 = family.strain_after(np.array([10.0]), np.array([half]), np.array([False]),
-                             np.array([2 * delta]))
+    s2 = family.strain_after(np.array([10.0]), np.array([half]), np.array([False]), np.array([2 * delta]))
     assert s2[0] == pytest.approx(2.5)  # support (twice the relief) eases it twice as fast
     s3 = family.strain_after(np.array([0.0]), np.array([1e4]), np.array([True]), np.array([delta]))
     assert s3[0] == pytest.approx(1 / delta)  # using: approaches 1/delta weeks of recent use
@@ -94,8 +93,9 @@ def test_engaged_families_of_coordinator_clients_do_not_insist_under_diversion()
 
 
 def test_insisting_families_get_no_detention_where_centres_are_voluntary():
-    res = DiversionModel(make_config("scenario=voluntary_centres", "years=2",
-                                     "params.family.strain_insist_mean=1"), 0).run()
+    res = DiversionModel(
+        make_config("scenario=voluntary_centres", "years=2", "params.family.strain_insist_mean=1"), 0
+    ).run()
     ev = res.events
     assert (ev["kind"].astype(str) == "family_insists").any()
     assert res.metrics["cum_admissions"] == 0

@@ -10,8 +10,16 @@ from diversion_sim.model import DiversionModel
 from diversion_sim.processes import centres, coordination
 from diversion_sim.states import N_STATES, Event, Service, State
 
-SCENARIOS = ["compulsory", "pilot_diversion", "scaled_diversion", "diversion_plus_ats",
-             "release_linkage", "family_support", "voluntary_centres", "law_2026"]
+SCENARIOS = [
+    "compulsory",
+    "pilot_diversion",
+    "scaled_diversion",
+    "diversion_plus_ats",
+    "release_linkage",
+    "family_support",
+    "voluntary_centres",
+    "law_2026",
+]
 
 
 def check_week(m: DiversionModel, prev_state: np.ndarray) -> None:
@@ -27,7 +35,7 @@ def check_week(m: DiversionModel, prev_state: np.ndarray) -> None:
     # register balance: entries - exits = change of the register, this week
     if m.week > 0:
         f, st = m.metrics.flows[m.week], m.metrics.states
-        present = np.delete(st[m.week - 1:m.week + 1], [State.DEAD, State.MOVED], axis=1).sum(1)
+        present = np.delete(st[m.week - 1 : m.week + 1], [State.DEAD, State.MOVED], axis=1).sum(1)
         entries = f[Event.ENTER] + f[Event.MOVE_IN]
         exits = f[Event.DEATH] + f[Event.MOVE] + f[Event.DEREGISTER]
         assert present[1] - present[0] == entries - exits, (m.week, present, entries, exits)
@@ -59,11 +67,14 @@ def check_week(m: DiversionModel, prev_state: np.ndarray) -> None:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_invariants_every_week(scenario):
     """Run 2 years on the pilot districts with tight capacities and check every week."""
-    cfg = make_config(f"scenario={scenario}", "years=2",
-                      "population.centres.compulsory.n_capacity=60",
-                      "population.centres.methadone.n_capacity=50",
-                      "population.centres.residential.n_capacity=5",
-                      "population.centres.services.n_capacity=10")
+    cfg = make_config(
+        f"scenario={scenario}",
+        "years=2",
+        "population.centres.compulsory.n_capacity=60",
+        "population.centres.methadone.n_capacity=50",
+        "population.centres.residential.n_capacity=5",
+        "population.centres.services.n_capacity=10",
+    )
     m = DiversionModel(cfg, replicate=3)
     check_week(m, m.pop.state.copy())
     while m.week < m.n_weeks:

@@ -7,8 +7,9 @@ from conftest import run_model
 
 
 def _mean_metric(name, *overrides, reps=3):
-    return np.mean([run_model(*overrides, "years=3", replicate=r).results().metrics[name]
-                    for r in range(reps)])
+    return np.mean(
+        [run_model(*overrides, "years=3", replicate=r).results().metrics[name] for r in range(reps)]
+    )
 
 
 def test_diversion_cuts_compulsory_admissions(small_runs):
@@ -45,7 +46,10 @@ def test_release_linkage_reduces_relapse_after_release():
 def test_no_coordinator_capacity_no_assessments():
     """With tiny coordinator capacity, few referrals are assessed: capacity binds."""
     full = run_model("scenario=pilot_diversion", "years=2").results().metrics
-    tiny = run_model("scenario=pilot_diversion", "years=2",
-                     "params.coordination.rate_assess=0.02").results().metrics
+    tiny = (
+        run_model("scenario=pilot_diversion", "years=2", "params.coordination.rate_assess=0.02")
+        .results()
+        .metrics
+    )
     assert tiny["share_assessed"] < 0.5 * full["share_assessed"]
     assert tiny["queue_mean"] > full["queue_mean"]

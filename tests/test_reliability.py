@@ -26,8 +26,7 @@ def cli(tmp_path, *args, root=None, wait=True):
     if root is not None:
         cmd.append(f"hydra.sweep.dir={root}")
     if not wait:
-        return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900)
 
 
@@ -35,8 +34,14 @@ def cli(tmp_path, *args, root=None, wait=True):
 @pytest.mark.slow
 def test_a_sweep_over_a_parameter_keeps_every_job(tmp_path):
     root = tmp_path / "sweep"
-    r = cli(tmp_path, "scenario=compulsory,pilot_diversion", "params.police.rate_detect=0.01,0.5",
-            "replicates=2", *SMALL, root=root)
+    r = cli(
+        tmp_path,
+        "scenario=compulsory,pilot_diversion",
+        "params.police.rate_detect=0.01,0.5",
+        "replicates=2",
+        *SMALL,
+        root=root,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     runs = pd.read_parquet(root / "runs.parquet")
     assert sorted(runs["params.police.rate_detect"].unique()) == [0.01, 0.5]
@@ -44,8 +49,9 @@ def test_a_sweep_over_a_parameter_keeps_every_job(tmp_path):
     assert (n == 2).all() and len(n) == 4  # 2 values x 2 scenarios x 2 replicates, none lost
     summary = pd.read_csv(root / "summary.csv")
     assert "params.police.rate_detect" in summary.columns
-    adm = summary[summary["metric"] == "cum_admissions"].set_index(
-        ["params.police.rate_detect", "scenario"])["mean"]
+    adm = summary[summary["metric"] == "cum_admissions"].set_index(["params.police.rate_detect", "scenario"])[
+        "mean"
+    ]
     assert adm.loc[(0.5, "compulsory")] > adm.loc[(0.01, "compulsory")]  # the values took effect
     # paired differences are within the same swept value
     d = summary[(summary["scenario"] == "compulsory")]["diff_mean"]
@@ -92,9 +98,16 @@ def _copy(root: Path, tmp_path: Path) -> Path:
 
 
 def _summary(folder: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from diversion_sim.cli import summary_main; "
-                           f"summary_main([{str(folder)!r}])"], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"from diversion_sim.cli import summary_main; summary_main([{str(folder)!r}])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -109,11 +122,14 @@ def test_a_run_from_another_configuration_is_refused(finished, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage, needle", [
-    (lambda m: {**m, "replicate": 0}, "does not belong in this folder"),
-    (lambda m: {**m, "scenario": "pilot_diversion"}, "does not belong in this folder"),
-    (lambda m: {**m, "tables": []}, "lists no result tables"),
-])
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        (lambda m: {**m, "replicate": 0}, "does not belong in this folder"),
+        (lambda m: {**m, "scenario": "pilot_diversion"}, "does not belong in this folder"),
+        (lambda m: {**m, "tables": []}, "lists no result tables"),
+    ],
+)
 def test_a_meta_json_that_disagrees_is_refused(finished, tmp_path, damage, needle):
     _, root, _ = finished
     dst = _copy(root, tmp_path)
@@ -135,8 +151,10 @@ def test_resume_repairs_a_run_with_a_missing_table_and_says_how(finished, tmp_pa
     assert (dst / "runs" / "scenario=compulsory" / "replicate=0000" / "weekly.parquet").is_file()
     fresh = pd.read_parquet(dst / "runs.parquet")
     ref = pd.read_parquet(root / "runs.parquet")
-    pd.testing.assert_frame_equal(fresh.sort_values(list(fresh.columns)).reset_index(drop=True),
-                                  ref.sort_values(list(ref.columns)).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        fresh.sort_values(list(fresh.columns)).reset_index(drop=True),
+        ref.sort_values(list(ref.columns)).reset_index(drop=True),
+    )
 
 
 @pytest.mark.slow
@@ -144,8 +162,13 @@ def test_an_edited_posterior_file_is_not_mixed_on_resume(tmp_path):
     post = tmp_path / "post.csv"
     shutil.copy(config_dir() / "calibration" / "pilot_posterior.csv", post)
     root = tmp_path / "sweep"
-    args = ["scenario=compulsory", "replicates=2", *SMALL, "params=posterior",
-            f"params.posterior_file={post}"]
+    args = [
+        "scenario=compulsory",
+        "replicates=2",
+        *SMALL,
+        "params=posterior",
+        f"params.posterior_file={post}",
+    ]
     assert cli(tmp_path, *args, root=root).returncode == 0
     hashes = {json.loads(m.read_text())["config_hash"] for m in root.glob("runs/*/*/meta.json")}
     df = pd.read_csv(post)
@@ -166,9 +189,16 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.slow
 def test_sigterm_stops_the_workers_too(tmp_path):
-    p = cli(tmp_path, "scenario=compulsory,pilot_diversion", "replicates=40", "years=2",
-            "population=pilot_wards", "hydra.launcher.n_jobs=2", root=tmp_path / "sweep",
-            wait=False)
+    p = cli(
+        tmp_path,
+        "scenario=compulsory,pilot_diversion",
+        "replicates=40",
+        "years=2",
+        "population=pilot_wards",
+        "hydra.launcher.n_jobs=2",
+        root=tmp_path / "sweep",
+        wait=False,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(_children(p.pid)) < 2:
         time.sleep(0.3)
@@ -180,24 +210,31 @@ def test_sigterm_stops_the_workers_too(tmp_path):
     deadline = time.monotonic() + 15
     alive = kids
     while time.monotonic() < deadline and alive:
-        alive = [k for k in alive if Path(f"/proc/{k}").exists()
-                 and "Z" not in Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+        alive = [
+            k
+            for k in alive
+            if Path(f"/proc/{k}").exists()
+            and "Z" not in Path(f"/proc/{k}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        ]
         time.sleep(0.2)
     assert not alive, f"workers still running after SIGTERM: {alive}"
 
 
 # 6 ------------------------------------------------------------------- one rule for bounds
-@pytest.mark.parametrize("override, needle", [
-    ("years=0.001", "at least one week"),
-    ("years=500", "limits.max_years"),
-    ("burn_in_years=500", "limits.max_years"),
-    ("replicates=100000", "limits.max_replicates"),
-    ("population.n_people_by_district=[5000000,1]", "limits.max_people"),
-    ("population.n_wards_by_district=[200000,1]", "limits.max_wards"),
-    ("scenario.n_coordinators_per_ward=1e12", "limits.max_count"),
-    ("population.centres.compulsory.n_capacity=100000000000", "limits.max_count"),
-    ("seed=-3", "a seed is a whole number"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("years=0.001", "at least one week"),
+        ("years=500", "limits.max_years"),
+        ("burn_in_years=500", "limits.max_years"),
+        ("replicates=100000", "limits.max_replicates"),
+        ("population.n_people_by_district=[5000000,1]", "limits.max_people"),
+        ("population.n_wards_by_district=[200000,1]", "limits.max_wards"),
+        ("scenario.n_coordinators_per_ward=1e12", "limits.max_count"),
+        ("population.centres.compulsory.n_capacity=100000000000", "limits.max_count"),
+        ("seed=-3", "a seed is a whole number"),
+    ],
+)
 def test_values_that_would_run_wrong_or_forever_are_refused(override, needle):
     with pytest.raises(ConfigError) as info:
         compose_config([override])
@@ -226,10 +263,25 @@ def test_a_scenario_whose_name_needs_sanitising_runs_and_is_summarised(tmp_path)
     d.mkdir(parents=True)
     (d / "my variant.yaml").write_text("# @package _global_\nscenario:\n  p_release_linkage: 0.5\n")
     root = tmp_path / "sweep"
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", "--config-dir", str(d.parent),
-                        f"output.dir={tmp_path / 'out'}", "scenario=my variant", "replicates=1",
-                        *SMALL, f"hydra.sweep.dir={root}", "-m"],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diversion_sim.cli",
+            "--config-dir",
+            str(d.parent),
+            f"output.dir={tmp_path / 'out'}",
+            "scenario=my variant",
+            "replicates=1",
+            *SMALL,
+            f"hydra.sweep.dir={root}",
+            "-m",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     folders = [p.name for p in (root / "runs").iterdir()]
     assert folders == [f"scenario={safe_name('my variant')}"]
@@ -237,16 +289,24 @@ def test_a_scenario_whose_name_needs_sanitising_runs_and_is_summarised(tmp_path)
 
 
 # 8 ------------------------------------------------------------------- clear messages
-@pytest.mark.parametrize("args, needle", [
-    (["output.dir=/proc/diversion"], "cannot be created or written"),
-    (["hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs"),
-    (["hydra.launcher.n_jobs=-50"], "hydra.launcher.n_jobs"),
-    (["scenario=null"], "set to null"),
-    (["hydra/launcher=nope"], "valid hydra/launcher names: basic"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["output.dir=/proc/diversion"], "cannot be created or written"),
+        (["hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs"),
+        (["hydra.launcher.n_jobs=-50"], "hydra.launcher.n_jobs"),
+        (["scenario=null"], "set to null"),
+        (["hydra/launcher=nope"], "valid hydra/launcher names: basic"),
+    ],
+)
 def test_bad_settings_give_one_paragraph(tmp_path, args, needle):
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", *args, "replicates=1"],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", *args, "replicates=1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert r.returncode == 2, r.stderr[-2000:]
     assert needle in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / "outputs").exists()
@@ -255,8 +315,13 @@ def test_bad_settings_give_one_paragraph(tmp_path, args, needle):
 def test_a_file_as_output_folder_is_refused(tmp_path):
     f = tmp_path / "afile"
     f.write_text("x")
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.cli", f"hydra.sweep.dir={f}",
-                        "replicates=1"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.cli", f"hydra.sweep.dir={f}", "replicates=1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert r.returncode == 2 and "is a file" in r.stderr, r.stderr
 
 
@@ -270,11 +335,14 @@ def test_dashboard_port_out_of_range(port):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("plan, needle", [
-    ({"expected": {"compulsory": 10**9}}, "out of range"),
-    ({"expected": ["compulsory"]}, "not a mapping"),
-    ({"jobs": [{"scenario": 3, "replicates": 1}]}, "a job is not"),
-])
+@pytest.mark.parametrize(
+    "plan, needle",
+    [
+        ({"expected": {"compulsory": 10**9}}, "out of range"),
+        ({"expected": ["compulsory"]}, "not a mapping"),
+        ({"jobs": [{"scenario": 3, "replicates": 1}]}, "a job is not"),
+    ],
+)
 def test_a_damaged_sweep_json_is_refused(finished, tmp_path, plan, needle):
     _, root, _ = finished
     dst = _copy(root, tmp_path)
@@ -289,8 +357,9 @@ def test_a_truncated_summary_is_refused_by_the_report(finished, tmp_path):
     dst = _copy(root, tmp_path)
     lines = (dst / "summary.csv").read_text().splitlines()
     (dst / "summary.csv").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
-    r = subprocess.run([sys.executable, "-m", "diversion_sim.report", str(dst)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "diversion_sim.report", str(dst)], capture_output=True, text=True, timeout=300
+    )
     assert r.returncode != 0 and "does not match runs.parquet" in r.stderr, r.stderr
     assert not (dst / "report" / "report.html").exists()
 

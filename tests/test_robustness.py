@@ -16,13 +16,25 @@ import pytest
 
 from diversion_sim.cli import summary_main
 
-SMALL = ["replicates=4", "years=2", "scenario=compulsory,pilot_diversion", "population=pilot_wards",
-         "hydra/launcher=basic"]
+SMALL = [
+    "replicates=4",
+    "years=2",
+    "scenario=compulsory,pilot_diversion",
+    "population=pilot_wards",
+    "hydra/launcher=basic",
+]
 
 
 def command(tmp_path, root, *args):
-    return [sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}",
-            f"hydra.sweep.dir={root}", *SMALL, *args]
+    return [
+        sys.executable,
+        "-m",
+        "diversion_sim.cli",
+        f"output.dir={tmp_path}",
+        f"hydra.sweep.dir={root}",
+        *SMALL,
+        *args,
+    ]
 
 
 def run(cmd, cwd):
@@ -44,8 +56,13 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, reference, attempt):
     seed = int(os.environ.get("DIVERSION_SIM_KILL_SEED", time.time_ns())) + attempt
     delay = random.Random(seed).uniform(2.5, 8.0)  # start-up ~3 s, runs until ~7 s, then tables
     root = tmp_path / "s"
-    proc = subprocess.Popen(command(tmp_path, root), cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command(tmp_path, root),
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(delay)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -60,8 +77,9 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, reference, attempt):
     assert not runs.duplicated(["scenario", "replicate", "metric"]).any(), f"a run twice {what}"
     assert runs.groupby("scenario")["replicate"].nunique().eq(4).all(), what
     assert not list(root.glob("runs/*/.replicate=*")), f"temporary folders left {what}"
-    pd.testing.assert_frame_equal(pd.read_csv(reference / "summary.csv"),
-                                  pd.read_csv(root / "summary.csv"), obj=what)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(reference / "summary.csv"), pd.read_csv(root / "summary.csv"), obj=what
+    )
 
 
 @pytest.mark.slow
@@ -75,8 +93,19 @@ def test_finished_sweep_folder_is_never_overwritten(tmp_path, reference):
     assert {f: f.stat().st_mtime_ns for f in root.rglob("*")} == before
     single = tmp_path / "single"  # a single run into a used run folder: refused likewise
     shutil.copytree(reference, single)
-    r = run([sys.executable, "-m", "diversion_sim.cli", "hydra.mode=RUN", f"hydra.run.dir={single}",
-             "population=pilot_wards", "years=1", "replicates=1"], tmp_path)
+    r = run(
+        [
+            sys.executable,
+            "-m",
+            "diversion_sim.cli",
+            "hydra.mode=RUN",
+            f"hydra.run.dir={single}",
+            "population=pilot_wards",
+            "years=1",
+            "replicates=1",
+        ],
+        tmp_path,
+    )
     assert r.returncode == 1 and "output.resume=true" in r.stderr, r.stderr
 
 
@@ -147,9 +176,20 @@ def test_bad_folders_get_clear_messages(tmp_path, reference, capsys):
 
 def test_config_values_are_never_evaluated(tmp_path):
     """A value that looks like code stays a string: nothing runs it (here: a scenario name)."""
-    run([sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}", "hydra.mode=RUN",
-             "scenario.name=__import__('os').system('touch pwned')", "population=pilot_wards",
-             "years=0.1", "replicates=1"], tmp_path)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "diversion_sim.cli",
+            f"output.dir={tmp_path}",
+            "hydra.mode=RUN",
+            "scenario.name=__import__('os').system('touch pwned')",
+            "population=pilot_wards",
+            "years=0.1",
+            "replicates=1",
+        ],
+        tmp_path,
+    )
     assert not (tmp_path / "pwned").exists()
 
 

@@ -15,8 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(tmp_path, *args):
-    cmd = [sys.executable, str(ROOT / "experiments" / "sensitivity.py"), f"hydra.run.dir={tmp_path}",
-           "years=1", "trajectories=2", "n_jobs=2", *args]
+    cmd = [
+        sys.executable,
+        str(ROOT / "experiments" / "sensitivity.py"),
+        f"hydra.run.dir={tmp_path}",
+        "years=1",
+        "trajectories=2",
+        "n_jobs=2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
 
 

@@ -14,10 +14,27 @@ from diversion_sim.states import Event, State
 # columns that describe a person at the switch (the scenario levers, services and schedule are
 # set at the switch itself)
 EXTRA: list[str] = []
-PERSON = ("ward", "drug", "inject", "fixed_address", "has_family", "family_monitoring",
-          "family_employment", "state", "since", "n_detentions", "release_week", "pos_tests",
-          "window_start", "dossier", "dossier_week", "exit_type", "exit_week", "treat_end",
-          "entry_week")
+PERSON = (
+    "ward",
+    "drug",
+    "inject",
+    "fixed_address",
+    "has_family",
+    "family_monitoring",
+    "family_employment",
+    "state",
+    "since",
+    "n_detentions",
+    "release_week",
+    "pos_tests",
+    "window_start",
+    "dossier",
+    "dossier_week",
+    "exit_type",
+    "exit_week",
+    "treat_end",
+    "entry_week",
+)
 
 
 def test_warm_start_is_shared_by_every_scenario_of_a_replicate(tmp_path):
@@ -30,8 +47,7 @@ def test_warm_start_is_shared_by_every_scenario_of_a_replicate(tmp_path):
     for sc in ("pilot_diversion", "law_2026", "family_support", "voluntary_centres"):
         others.append(DiversionModel(make_config(f"scenario={sc}", "years=1"), 2))
     _BURN_IN_CACHE.clear()  # from the folder now
-    others.append(DiversionModel(make_config("scenario=release_linkage", "years=1"), 2,
-                                 burn_in_dir=tmp_path))
+    others.append(DiversionModel(make_config("scenario=release_linkage", "years=1"), 2, burn_in_dir=tmp_path))
     _BURN_IN_CACHE.clear()  # and simulated afresh
     others.append(DiversionModel(make_config("scenario=scaled_diversion", "years=1"), 2))
     for m in others:
@@ -71,9 +87,16 @@ def test_status_quo_is_stationary_over_ten_years():
     reps = 12
     first, last = [], []
     for r in range(reps):
-        m = DiversionModel(make_config(
-            "scenario=compulsory", "years=10", "output.events=false",
-            "population.n_people_by_district=[3832,1488]", *EXTRA), r)  # 8x the pilot districts
+        m = DiversionModel(
+            make_config(
+                "scenario=compulsory",
+                "years=10",
+                "output.events=false",
+                "population.n_people_by_district=[3832,1488]",
+                *EXTRA,
+            ),
+            r,
+        )  # 8x the pilot districts
         m.run()
         s = register_stocks(m.metrics.weekly_frame())
         g = m.cfg.params.register.rate_register_growth
@@ -85,12 +108,12 @@ def test_status_quo_is_stationary_over_ten_years():
     level = first.mean(axis=0)
     change = (last - first).mean(axis=0)
     se = (last - first).std(axis=0, ddof=1) / np.sqrt(reps)
-    for j, name in enumerate(["share detained", "share on methadone", "share using",
-                              "register / trend"]):
+    for j, name in enumerate(["share detained", "share on methadone", "share using", "register / trend"]):
         band = 0.05 * level[j]
         assert abs(change[j]) + 2 * se[j] < band, (
             f"{name}: {level[j]:.3f} at the switch, changes by {change[j]:+.4f} (se {se[j]:.4f}) "
-            f"over 10 years; allowed +-{band:.4f}")
+            f"over 10 years; allowed +-{band:.4f}"
+        )
 
 
 def test_status_quo_within_observed_ranges():
@@ -99,8 +122,10 @@ def test_status_quo_within_observed_ranges():
     uncertainty, 34,982 of 235,314 in 2020, seed 004) and the 2016 high of 0.32 (67,000 of
     210,751, seed 003); on methadone 10-30% (44,479 of 210,751 in 2016, Khue 2017); a register
     growing 0-7% a year (3.2%/year 2014-2019)."""
-    mets = [DiversionModel(make_config("scenario=compulsory", "years=3", "output.events=false"),
-                           r).run().metrics for r in range(4)]
+    mets = [
+        DiversionModel(make_config("scenario=compulsory", "years=3", "output.events=false"), r).run().metrics
+        for r in range(4)
+    ]
     mean = {k: float(np.mean([m[k] for m in mets])) for k in mets[0]}
     assert 0.149 - 2 * 0.02 <= mean["share_in_centres_mean"] <= 0.32, mean["share_in_centres_mean"]
     assert 0.10 <= mean["share_on_methadone_mean"] <= 0.30, mean["share_on_methadone_mean"]
@@ -110,8 +135,12 @@ def test_status_quo_within_observed_ranges():
 def test_no_queue_when_beds_are_full():
     """With far too few beds, dossiers wait at most dur_dossier + dur_dossier_wait_max weeks and
     then lapse (counted); nobody waits longer, so no queue builds up."""
-    cfg = make_config("scenario=compulsory", "years=3", "population.centres.compulsory.n_capacity=10",
-                      "params.police.p_dossier=0.5")
+    cfg = make_config(
+        "scenario=compulsory",
+        "years=3",
+        "population.centres.compulsory.n_capacity=10",
+        "params.police.p_dossier=0.5",
+    )
     m = DiversionModel(cfg, 0)
     pol = m.cfg.params.police
     longest, pending = 0, []
@@ -137,9 +166,16 @@ def test_register_is_open():
     f = res.weekly.sum()
     for e in (Event.ENTER, Event.MOVE_IN, Event.DEATH, Event.MOVE, Event.DEREGISTER, Event.REMISSION):
         assert f[f"new_{e.name.lower()}"] > 0, e.name
-    m = DiversionModel(make_config(
-        "population=national", "population.n_people_by_district=[3000]",
-        "population.n_wards_by_district=[50]", "years=2", "params.movement.rate_move=0.02"), 0)
+    m = DiversionModel(
+        make_config(
+            "population=national",
+            "population.n_people_by_district=[3000]",
+            "population.n_wards_by_district=[50]",
+            "years=2",
+            "params.movement.rate_move=0.02",
+        ),
+        0,
+    )
     ward0 = m.pop.ward.copy()
     res = m.run()
     assert res.weekly["new_move"].sum() == 0 and res.weekly["new_move_in"].sum() == 0

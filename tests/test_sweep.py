@@ -20,10 +20,18 @@ KEY = ["scenario", "replicate", "week"]
 
 def sweep(tmp_path, name, *args, env=None, code=0):
     root = tmp_path / name
-    cmd = [sys.executable, "-m", "diversion_sim.cli", f"output.dir={tmp_path}",
-           f"hydra.sweep.dir={root}", *SMALL, *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900,
-                       env={**os.environ, **(env or {})})
+    cmd = [
+        sys.executable,
+        "-m",
+        "diversion_sim.cli",
+        f"output.dir={tmp_path}",
+        f"hydra.sweep.dir={root}",
+        *SMALL,
+        *args,
+    ]
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tmp_path, timeout=900, env={**os.environ, **(env or {})}
+    )
     assert r.returncode == code, r.stderr[-3000:]
     if code:
         return r
@@ -44,8 +52,9 @@ def joblib_sweep(tmp_path_factory):
 def test_launchers_give_identical_tables(tmp_path, joblib_sweep, launcher):
     other = sweep(tmp_path, launcher, f"hydra/launcher={launcher}")
     pd.testing.assert_frame_equal(weekly(joblib_sweep), weekly(other))
-    pd.testing.assert_frame_equal(pd.read_csv(joblib_sweep / "summary.csv"),
-                                  pd.read_csv(other / "summary.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(joblib_sweep / "summary.csv"), pd.read_csv(other / "summary.csv")
+    )
 
 
 @pytest.mark.slow
@@ -55,12 +64,24 @@ def test_ray_local_cluster_identical(tmp_path, joblib_sweep):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     env = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-    start = [ray, "start", "--head", "--num-cpus=2", "--include-dashboard=false",
-             "--disable-usage-stats", "--port=6391"]
+    start = [
+        ray,
+        "start",
+        "--head",
+        "--num-cpus=2",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        "--port=6391",
+    ]
     subprocess.run(start, check=True, capture_output=True, env={**os.environ, **env}, timeout=120)
     try:
-        root = sweep(tmp_path, "ray", "hydra/launcher=ray_cluster",
-                     "hydra.launcher.ray.init.address=127.0.0.1:6391", env=env)
+        root = sweep(
+            tmp_path,
+            "ray",
+            "hydra/launcher=ray_cluster",
+            "hydra.launcher.ray.init.address=127.0.0.1:6391",
+            env=env,
+        )
     finally:
         subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
     pd.testing.assert_frame_equal(weekly(joblib_sweep), weekly(root))
@@ -85,8 +106,9 @@ def test_resume_redoes_only_missing_runs(tmp_path, joblib_sweep):
     sweep(tmp_path, "s", "output.resume=true")  # finish it
     assert (kept / "meta.json").stat().st_mtime == stamp, "a complete run was redone"
     pd.testing.assert_frame_equal(weekly(joblib_sweep), weekly(root))
-    pd.testing.assert_frame_equal(pd.read_csv(joblib_sweep / "summary.csv"),
-                                  pd.read_csv(root / "summary.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(joblib_sweep / "summary.csv"), pd.read_csv(root / "summary.csv")
+    )
 
 
 def test_aggregate_refuses_damaged_then_allows(tmp_path, joblib_sweep):
@@ -109,7 +131,6 @@ def test_summary_paired_difference(joblib_sweep):
     s = pd.read_csv(joblib_sweep / "summary.csv").set_index(["scenario", "metric"])
     assert s.loc[("compulsory", "cum_admissions"), "diff_mean"] == 0
     runs = pd.read_parquet(joblib_sweep / "runs.parquet")
-    w = runs[runs.metric == "cum_admissions"].pivot(index="replicate", columns="scenario",
-                                                    values="value")
+    w = runs[runs.metric == "cum_admissions"].pivot(index="replicate", columns="scenario", values="value")
     diff = (w["pilot_diversion"] - w["compulsory"]).mean()
     assert s.loc[("pilot_diversion", "cum_admissions"), "diff_mean"] == pytest.approx(diff)

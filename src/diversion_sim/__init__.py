@@ -8,8 +8,21 @@ from .states import Event, Exit, Service, State
 
 __version__ = "0.1.0"
 
-__all__ = ["Config", "ConfigError", "DiversionModel", "Event", "Exit", "Service", "State",
-           "Sweep", "__version__", "compose", "load_sweep", "run", "run_scenarios"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DiversionModel",
+    "Event",
+    "Exit",
+    "Service",
+    "State",
+    "Sweep",
+    "__version__",
+    "compose",
+    "load_sweep",
+    "run",
+    "run_scenarios",
+]
 
 
 def __getattr__(name: str):

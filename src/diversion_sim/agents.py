@@ -115,8 +115,10 @@ class Family(mesa.Agent):
         self.row = int(row)
 
     def __repr__(self) -> str:
-        return (f"Family(row={self.row}, strain={self.strain:.1f} weeks, attempts={self.attempts}, "
-                f"strategies={self.strategies})")
+        return (
+            f"Family(row={self.row}, strain={self.strain:.1f} weeks, attempts={self.attempts}, "
+            f"strategies={self.strategies})"
+        )
 
     def _rows(self) -> np.ndarray:
         return np.array([self.row])
@@ -133,14 +135,13 @@ class Family(mesa.Agent):
 
     @property
     def hope(self) -> float:
-        return float(self.model.cfg.params.family.rel_hope_per_attempt ** self.attempts)
+        return float(self.model.cfg.params.family.rel_hope_per_attempt**self.attempts)
 
     @property
     def strategies(self) -> list[str]:
         """Post-release strategies in use (seed 000): monitoring, employment, conditional."""
         p = self.model.pop
-        flags = (p.family_monitoring[self.row], p.family_employment[self.row],
-                 p.family_conditional[self.row])
+        flags = (p.family_monitoring[self.row], p.family_employment[self.row], p.family_conditional[self.row])
         return [s for s, on in zip(_family.STRATEGIES, flags) if on]
 
     @property
@@ -178,8 +179,7 @@ class Family(mesa.Agent):
         from .states import EVENT_NAMES
 
         kinds = [EVENT_NAMES[k] for k in ev.column("kind")[sel]]
-        return pd.DataFrame({"week": ev.column("week")[sel], "kind": kinds,
-                             "info": ev.column("info")[sel]})
+        return pd.DataFrame({"week": ev.column("week")[sel], "kind": kinds, "info": ev.column("info")[sel]})
 
 
 class WardPolice(mesa.Agent):
@@ -195,8 +195,7 @@ class WardPolice(mesa.Agent):
     @property
     def n_registered(self) -> int:
         p = self.model.pop
-        return int(np.count_nonzero(self._mine() & (p.state != State.DEAD)
-                                    & (p.state != State.MOVED)))
+        return int(np.count_nonzero(self._mine() & (p.state != State.DEAD) & (p.state != State.MOVED)))
 
     @property
     def n_dossiers_pending(self) -> int:

@@ -58,8 +58,9 @@ class Sweep:
 
     def metric(self, name: str) -> pd.DataFrame:
         """One result, scenario x replicate."""
-        return self.runs[self.runs["metric"] == name].pivot(index="replicate", columns="scenario",
-                                                            values="value")
+        return self.runs[self.runs["metric"] == name].pivot(
+            index="replicate", columns="scenario", values="value"
+        )
 
     def plot(self, kind: str = "relapse", state: str = "n_detained"):
         """A matplotlib Figure, returned (not saved, and no backend switched, so a notebook shows
@@ -76,28 +77,42 @@ class Sweep:
         if kind == "relapse":
             weeks = np.arange(105)
             for sc in scenarios:
-                ep = self.episodes[(self.episodes["scenario"] == sc)
-                                   & (self.episodes["exit_type"].astype(str) == "release")]
+                ep = self.episodes[
+                    (self.episodes["scenario"] == sc) & (self.episodes["exit_type"].astype(str) == "release")
+                ]
                 surv, _ = kaplan_meier(ep["weeks"].to_numpy(float), ep["observed"].to_numpy(bool), weeks)
                 ax.step(weeks, surv, where="post", label=sc)
-            ax.set(xlabel="weeks since release", ylabel="share not yet relapsed", ylim=(0, 1),
-                   title="Relapse-free survival after release (Kaplan-Meier)")
+            ax.set(
+                xlabel="weeks since release",
+                ylabel="share not yet relapsed",
+                ylim=(0, 1),
+                title="Relapse-free survival after release (Kaplan-Meier)",
+            )
         elif kind == "occupancy":
             for sc in scenarios:
                 g = self.weekly[self.weekly["scenario"] == sc].groupby("week")[state]
                 mean = g.mean()
                 ax.plot(mean.index / 52, mean.to_numpy(), label=sc)
-                ax.fill_between(mean.index / 52, g.quantile(0.05).to_numpy(),
-                                g.quantile(0.95).to_numpy(), alpha=0.15)
+                ax.fill_between(
+                    mean.index / 52, g.quantile(0.05).to_numpy(), g.quantile(0.95).to_numpy(), alpha=0.15
+                )
             ax.set(xlabel="years after the policy switch", ylabel="people", title=state)
         elif kind == "costs":
             from .processes.costs import COMPONENTS, LABELS
 
             bottom = np.zeros(len(scenarios))
             for c in COMPONENTS:
-                v = np.array([self.runs[(self.runs["scenario"] == sc)
-                                        & (self.runs["metric"] == f"cost_{c}_vnd")]["value"].mean()
-                              for sc in scenarios]) / 1e9
+                v = (
+                    np.array(
+                        [
+                            self.runs[
+                                (self.runs["scenario"] == sc) & (self.runs["metric"] == f"cost_{c}_vnd")
+                            ]["value"].mean()
+                            for sc in scenarios
+                        ]
+                    )
+                    / 1e9
+                )
                 v = np.nan_to_num(v)
                 ax.bar(scenarios, v, bottom=bottom, label=LABELS[c])
                 bottom += v
@@ -124,8 +139,9 @@ def _one(cfg: Config, r: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     return met.assign(**ids), res.weekly.assign(**ids), res.episodes.assign(**ids)
 
 
-def run_scenarios(scenarios: list[str] | None = None, replicates: int = 5, n_jobs: int = 1,
-                  **settings: Any) -> Sweep:
+def run_scenarios(
+    scenarios: list[str] | None = None, replicates: int = 5, n_jobs: int = 1, **settings: Any
+) -> Sweep:
     """Every scenario in ``scenarios`` (default: all found) x ``replicates``, in memory, on
     ``n_jobs`` processes (joblib); replicate r of each scenario shares its random numbers."""
     from .config import scenario_names
@@ -141,9 +157,12 @@ def run_scenarios(scenarios: list[str] | None = None, replicates: int = 5, n_job
 
         parts = Parallel(n_jobs=n_jobs)(delayed(_one)(c, r) for c, r in jobs)
     runs = pd.concat([p[0] for p in parts], ignore_index=True)
-    return Sweep(runs=runs, weekly=pd.concat([p[1] for p in parts], ignore_index=True),
-                 episodes=pd.concat([p[2] for p in parts], ignore_index=True),
-                 summary=summarise(runs))
+    return Sweep(
+        runs=runs,
+        weekly=pd.concat([p[1] for p in parts], ignore_index=True),
+        episodes=pd.concat([p[2] for p in parts], ignore_index=True),
+        summary=summarise(runs),
+    )
 
 
 def load_sweep(folder: str | Path) -> Sweep:
@@ -152,10 +171,13 @@ def load_sweep(folder: str | Path) -> Sweep:
 
     root = Path(folder)
     try:
-        return Sweep(runs=pd.read_parquet(root / "runs.parquet"),
-                     weekly=pd.read_parquet(root / "weekly.parquet"),
-                     episodes=pd.read_parquet(root / "episodes.parquet"),
-                     summary=pd.read_csv(root / "summary.csv"))
+        return Sweep(
+            runs=pd.read_parquet(root / "runs.parquet"),
+            weekly=pd.read_parquet(root / "weekly.parquet"),
+            episodes=pd.read_parquet(root / "episodes.parquet"),
+            summary=pd.read_csv(root / "summary.csv"),
+        )
     except (OSError, ValueError) as exc:
-        raise SweepError(f"{root} is not a summarised sweep folder ({exc}); run "
-                         f"diversion-sim-summary {root} first") from None
+        raise SweepError(
+            f"{root} is not a summarised sweep folder ({exc}); run diversion-sim-summary {root} first"
+        ) from None

@@ -39,18 +39,29 @@ def _axes(overrides: list[str]) -> list[list[str]]:
     axes = []
     for o in OverridesParser.create().parse_overrides(overrides):
         if isinstance(o.value(), Glob):  # expanded against the group's options later
-            axes.append([o.input_line])
+            axes.append([str(o.input_line)])
         elif o.is_sweep_override():
-            prefix = o.input_line.split("=", 1)[0]
+            prefix = str(o.input_line).split("=", 1)[0]
             axes.append([f"{prefix}={v}" for v in o.sweep_string_iterator()])
         else:
-            axes.append([o.input_line])
+            axes.append([str(o.input_line)])
     return axes
 
 
 # Hydra's flags that take a value (the value is not an override)
-_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
-                "--config-dir", "-cd", "--experimental-rerun"}
+_VALUE_FLAGS = {
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+}
 
 
 def _overrides(argv: list[str]) -> list[str]:
@@ -80,7 +91,8 @@ def preflight(argv: list[str]) -> int:
     hydra_over = [o for o in overrides if o not in task]
     if search:
         hydra_over = [o for o in hydra_over if not o.startswith("hydra.searchpath=")] + [
-            "hydra.searchpath=[" + ",".join(f"file://{Path(d).resolve()}" for d in search) + "]"]
+            "hydra.searchpath=[" + ",".join(f"file://{Path(d).resolve()}" for d in search) + "]"
+        ]
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         try:
             axes = _axes(task)
@@ -95,8 +107,10 @@ def preflight(argv: list[str]) -> int:
             params = OmegaConf.select(base, "hydra.sweeper.params") or {}
             axes += _axes([f"{k}={v}" for k, v in params.items() if k not in given])
         elif any(len(a) > 1 for a in axes):
-            raise ConfigError("an override lists several values (a,b) but this is a single run "
-                              "(hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep")
+            raise ConfigError(
+                "an override lists several values (a,b) but this is a single run "
+                "(hydra.mode=RUN); drop hydra.mode=RUN or add -m to sweep"
+            )
         axes = [_expand_globs(a, search) for a in axes]
         jobs = [list(c) for c in itertools.product(*axes)]
         _check_launcher(base)
@@ -112,15 +126,18 @@ def preflight(argv: list[str]) -> int:
                 if choices.get(group) is None:
                     raise ConfigError(
                         f"config key '{group}' = null is not allowed: choose one of "
-                        f"{', '.join(options(group, search))}.")
+                        f"{', '.join(options(group, search))}."
+                    )
             with open_dict(cfg):
                 del cfg["hydra"]
             name_scenario(cfg, choices.get("scenario"))
             last = to_config(cfg)
             key = tuple(sorted(job))
             if key in seen:
-                raise ConfigError(f"the sweep lists the same job twice ({' '.join(job)}): each "
-                                  "scenario and value once, please.")
+                raise ConfigError(
+                    f"the sweep lists the same job twice ({' '.join(job)}): each "
+                    "scenario and value once, please."
+                )
             seen[key] = job
         if last is not None:
             where = OmegaConf.select(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
@@ -140,7 +157,8 @@ def _check_launcher(base: Any) -> None:
             raise ConfigError(
                 f"config key 'hydra.launcher.n_jobs' = {n!r} is not allowed: a whole number of "
                 f"worker processes from 1 to 1024, or -1 for every core ({cores} here), -2 for all "
-                "but one, and so on.")
+                "but one, and so on."
+            )
 
 
 def _check_writable(key: str, where: str) -> None:
@@ -164,9 +182,11 @@ def _check_writable(key: str, where: str) -> None:
         probe = path / f".diversion-sim-write-test-{os.getpid()}"
         probe.write_text("")
     except OSError as exc:
-        raise ConfigError(f"config key '{key}' = '{where}' is not allowed: the output folder "
-                          f"cannot be created or written ({exc.strerror or exc}). Choose a "
-                          "writable folder (output.dir=... or hydra.sweep.dir=...).") from None
+        raise ConfigError(
+            f"config key '{key}' = '{where}' is not allowed: the output folder "
+            f"cannot be created or written ({exc.strerror or exc}). Choose a "
+            "writable folder (output.dir=... or hydra.sweep.dir=...)."
+        ) from None
     finally:
         if probe is not None:
             probe.unlink(missing_ok=True)
@@ -191,7 +211,7 @@ def _search_dirs(argv: list[str], overrides: list[str]) -> list[str]:
             for part in o.split("=", 1)[1].strip("[]").split(","):
                 part = part.strip().strip("'\"")
                 if part.startswith("file://"):
-                    out.append(part[len("file://"):])
+                    out.append(part[len("file://") :])
     return out
 
 
@@ -203,13 +223,16 @@ def _expand_globs(axis: list[str], search: list[str]) -> list[str]:
     out = []
     for item in axis:
         o = OverridesParser.create().parse_overrides([item])[0]
-        if isinstance(o.value(), Glob):
+        glob = o.value()
+        if isinstance(glob, Glob):
             group = o.key_or_group
             names = scenario_names(search) if group == "scenario" else options(group, search)
-            found = o.value().filter(names)
+            found = glob.filter(names)
             if not found:
-                raise ConfigError(f"config key '{group}' = '{item.split('=', 1)[1]}' matches no "
-                                  f"{group}; {group} names: {', '.join(names)}.")
+                raise ConfigError(
+                    f"config key '{group}' = '{item.split('=', 1)[1]}' matches no "
+                    f"{group}; {group} names: {', '.join(names)}."
+                )
             out += [f"{item.split('=', 1)[0]}={n}" for n in found]
         else:
             out.append(item)
@@ -223,8 +246,10 @@ def check_scenario_files(search: list[str]) -> None:
     for base in (config_dir(), *map(Path, search)):
         for f in sorted((base / "scenario").glob("*.yaml")):
             if f.stem in where and where[f.stem].resolve() != f.resolve():
-                raise ConfigError(f"two scenarios are called '{f.stem}': {where[f.stem]} and {f}. "
-                                  "A scenario's name is its file name; rename one of them.")
+                raise ConfigError(
+                    f"two scenarios are called '{f.stem}': {where[f.stem]} and {f}. "
+                    "A scenario's name is its file name; rename one of them."
+                )
             where[f.stem] = f
 
 
@@ -260,22 +285,24 @@ def _plan(cfg: Any) -> dict[str, Any]:
     names: list[str] = []
     for item in scen_axis:
         o = OverridesParser.create().parse_overrides([item])[0]
-        if isinstance(o.value(), Glob):
-            names += o.value().filter(scenario_names())
+        glob = o.value()
+        if isinstance(glob, Glob):
+            names += glob.filter(scenario_names())
         else:
             names.append(str(o.value()))
     swept = [a for a in other if len(a) > 1]
     fixed_reps = int(cfg.replicates)
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for combo in itertools.product(*swept) if swept else [()]:
         values = {c.lstrip("+~").split("=", 1)[0]: c.split("=", 1)[1] for c in combo}
         reps = int(values["replicates"]) if "replicates" in values else fixed_reps
         variant = {k: v for k, v in values.items() if k not in NOT_VARIANT}
         jobs += [{"variant": variant, "scenario": n, "replicates": reps} for n in names]
-    return {"expected": {n: max(j["replicates"] for j in jobs if j["scenario"] == n) for n in names},
-            "swept": sorted({c.lstrip("+~").split("=", 1)[0] for a in swept for c in a}
-                            - set(NOT_VARIANT)),
-            "jobs": jobs}
+    return {
+        "expected": {n: max(j["replicates"] for j in jobs if j["scenario"] == n) for n in names},
+        "swept": sorted({c.lstrip("+~").split("=", 1)[0] for a in swept for c in a} - set(NOT_VARIANT)),
+        "jobs": jobs,
+    }
 
 
 def _variant(root: Path) -> dict[str, Any]:
@@ -287,8 +314,11 @@ def _variant(root: Path) -> dict[str, Any]:
         swept = json.loads((root / "sweep.json").read_text()).get("swept", [])
     except (OSError, ValueError, AttributeError):
         return {}
-    given = {o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[1]
-             for o in HydraConfig.get().overrides.task if "=" in o}
+    given = {
+        o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[1]
+        for o in HydraConfig.get().overrides.task
+        if "=" in o
+    }
     return {k: given[k] for k in swept if k in given}
 
 
@@ -307,16 +337,26 @@ def _task(cfg: Any) -> None:
     else:
         root = Path(hc.runtime.output_dir)
     root = root if root.is_absolute() else Path.cwd() / root
-    log.info("running %s x %d replicates on %s (%d people) -> %s", conf.scenario.name,
-             conf.replicates, conf.population.name, sum(conf.population.n_people_by_district), root)
+    log.info(
+        "running %s x %d replicates on %s (%d people) -> %s",
+        conf.scenario.name,
+        conf.replicates,
+        conf.population.name,
+        sum(conf.population.n_people_by_district),
+        root,
+    )
     try:
         if hc.mode != RunMode.MULTIRUN:
             with folder_lock(root):
                 if not conf.output.resume:
                     refuse_used_folder(root)
                 run_replicates(conf, root)
-                _finish(root, {conf.scenario.name: conf.replicates}, conf.output.allow_incomplete,
-                        conf.output.report)
+                _finish(
+                    root,
+                    {conf.scenario.name: conf.replicates},
+                    conf.output.allow_incomplete,
+                    conf.output.report,
+                )
         else:
             run_replicates(conf, root, variant=_variant(root))
     except Exception as exc:  # Hydra would print a traceback: one paragraph instead
@@ -328,8 +368,10 @@ def _finish(root: Path, plan: Any, allow_incomplete: bool, report: bool = False)
 
     summary = aggregate(root, plan, allow_incomplete=allow_incomplete)
     order = list(dict.fromkeys(j["scenario"] for j in plan_jobs(plan))) if plan else None
-    print(f"\nSummary: mean [90% interval] over replicates, and the difference from the status "
-          f"quo paired replicate by replicate. Tables in {root}\n")
+    print(
+        f"\nSummary: mean [90% interval] over replicates, and the difference from the status "
+        f"quo paired replicate by replicate. Tables in {root}\n"
+    )
     print(format_summary(summary, order=order))
     if report:
         from .report import write_report
@@ -340,7 +382,7 @@ def _finish(root: Path, plan: Any, allow_incomplete: bool, report: bool = False)
 try:  # Hydra's base class provides the job-level hooks we do not use
     from hydra.experimental.callback import Callback as _Callback
 except ImportError:  # pragma: no cover
-    _Callback = object
+    _Callback = object  # type: ignore[misc,assignment]
 
 
 class FolderLocked(SweepError):
@@ -370,7 +412,8 @@ class folder_lock:
                     raise FolderLocked(
                         f"another diversion-sim (PID {pid}) is writing into {self.path.parent}; "
                         "nothing was written. Wait for it to finish, or choose another folder "
-                        "(hydra.sweep.dir=...)") from None
+                        "(hydra.sweep.dir=...)"
+                    ) from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             with os.fdopen(fd, "w") as fh:
@@ -404,10 +447,12 @@ def refuse_used_folder(root: Path) -> None:
         return
     good, _ = check_runs(root)
     state = "a finished sweep" if (root / "summary.csv").is_file() else "an unfinished sweep"
-    raise SweepError(f"the output folder {root} already holds {state} ({len(good)} complete runs); "
-                     "nothing was written. Pass output.resume=true to finish or redo it (complete "
-                     "runs of the same configuration are kept), or choose a new folder "
-                     "(hydra.sweep.dir=... / hydra.run.dir=..., or leave it to the default timestamp).")
+    raise SweepError(
+        f"the output folder {root} already holds {state} ({len(good)} complete runs); "
+        "nothing was written. Pass output.resume=true to finish or redo it (complete "
+        "runs of the same configuration are kept), or choose a new folder "
+        "(hydra.sweep.dir=... / hydra.run.dir=..., or leave it to the default timestamp)."
+    )
 
 
 class SweepCallback(_Callback):
@@ -442,8 +487,10 @@ class SweepCallback(_Callback):
             except (OSError, ValueError) as exc:
                 from .sweep import SweepError
 
-                raise SweepError(f"{root / 'sweep.json'} cannot be read ({exc}): the sweep's plan "
-                                 "is lost; run diversion-sim-summary on the folder") from None
+                raise SweepError(
+                    f"{root / 'sweep.json'} cannot be read ({exc}): the sweep's plan "
+                    "is lost; run diversion-sim-summary on the folder"
+                ) from None
             _finish(root, plan, bool(config.output.allow_incomplete), bool(config.output.report))
         except Exception as exc:
             exit_with(exc)
@@ -459,16 +506,20 @@ def summary_main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(prog="diversion-sim-summary", description=summary_main.__doc__)
     ap.add_argument("folder", type=Path, help="a sweep folder (outputs/sweeps/<timestamp>)")
-    ap.add_argument("--allow-incomplete", action="store_true",
-                    help="summarise the complete runs even if some are missing or damaged")
+    ap.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="summarise the complete runs even if some are missing or damaged",
+    )
     a = ap.parse_args(argv)
     try:
         from .sweep import SweepError
 
         root = a.folder.resolve()
         if not root.is_dir():
-            raise SweepError(f"{a.folder} is not a folder; give a sweep folder such as "
-                             "outputs/sweeps/<timestamp>")
+            raise SweepError(
+                f"{a.folder} is not a folder; give a sweep folder such as outputs/sweeps/<timestamp>"
+            )
         plan = None
         if (root / "sweep.json").is_file():
             from .sweep import plan_jobs
@@ -476,8 +527,10 @@ def summary_main(argv: list[str] | None = None) -> None:
             try:
                 plan = json.loads((root / "sweep.json").read_text())
             except ValueError:
-                raise SweepError(f"{root / 'sweep.json'} is damaged (not the plan a sweep writes); "
-                                 "delete it to summarise whatever complete runs are there") from None
+                raise SweepError(
+                    f"{root / 'sweep.json'} is damaged (not the plan a sweep writes); "
+                    "delete it to summarise whatever complete runs are there"
+                ) from None
             plan_jobs(plan, str(root / "sweep.json"))  # refuses a damaged plan in one paragraph
         _finish(root, plan or {}, a.allow_incomplete)
     except Exception as exc:
@@ -525,8 +578,11 @@ def stop_workers(grace_s: float = 3.0) -> None:
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     stop_workers()
-    print("diversion-sim: stopped (SIGTERM); complete runs are kept, rerun with "
-          "output.resume=true to finish the sweep", file=sys.stderr)
+    print(
+        "diversion-sim: stopped (SIGTERM); complete runs are kept, rerun with "
+        "output.resume=true to finish the sweep",
+        file=sys.stderr,
+    )
     os._exit(128 + signum)
 
 
@@ -550,8 +606,9 @@ def main() -> None:
 
         print(f"diversion-sim {__version__} (diversion_sim; Hydra {_hydra_version()})")
         return
-    if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion")
-               for a in argv):
+    if not any(
+        a in ("--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion") for a in argv
+    ):
         try:
             preflight(argv)
         except ConfigError as exc:
@@ -560,8 +617,7 @@ def main() -> None:
             print(f"diversion-sim: {exc}", file=sys.stderr)
             sys.exit(2)
     register_schema()
-    hydra_main = hydra.main(config_path=str(config_dir()), config_name="config",
-                            version_base="1.3")(_task)
+    hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)
     hydra_main()
 
 

@@ -39,8 +39,13 @@ from .processes.use_on_methadone import methadone_use_wait
 from .states import DRUG_NAMES, NEVER, Drug, Event, Exit, State
 from .streams import Streams
 
-EXITS = {"release": Exit.RELEASE, "release_methadone": Exit.RELEASE_METHADONE,
-         "residential": Exit.RESIDENTIAL, "recovery": Exit.RECOVERY, "remission": Exit.REMISSION}
+EXITS = {
+    "release": Exit.RELEASE,
+    "release_methadone": Exit.RELEASE_METHADONE,
+    "residential": Exit.RESIDENTIAL,
+    "recovery": Exit.RECOVERY,
+    "remission": Exit.REMISSION,
+}
 DRUGS = dict(zip(DRUG_NAMES, (Drug.OPIOID, Drug.METH)))
 MEASURES = ("relapse_free", "retained", "using_on_treatment")
 LEAVE = ("dropout", "death")
@@ -77,30 +82,37 @@ def validate(name: str, spec: dict[str, Any]) -> None:
 
     where = f"targets.cohorts.{name}"
     if spec.get("measure") not in MEASURES:
-        raise ConfigError(f"config key '{where}.measure' = {spec.get('measure')!r} is not allowed: "
-                          f"use one of {list(MEASURES)}.")
-    if spec["measure"] == "relapse_free" and (spec.get("exit") not in EXITS
-                                              or spec.get("drug") not in DRUGS):
-        raise ConfigError(f"config key '{where}' needs 'exit' in {sorted(EXITS)} and 'drug' in "
-                          f"{sorted(DRUGS)} (has exit={spec.get('exit')!r}, "
-                          f"drug={spec.get('drug')!r}).")
+        raise ConfigError(
+            f"config key '{where}.measure' = {spec.get('measure')!r} is not allowed: "
+            f"use one of {list(MEASURES)}."
+        )
+    if spec["measure"] == "relapse_free" and (spec.get("exit") not in EXITS or spec.get("drug") not in DRUGS):
+        raise ConfigError(
+            f"config key '{where}' needs 'exit' in {sorted(EXITS)} and 'drug' in "
+            f"{sorted(DRUGS)} (has exit={spec.get('exit')!r}, "
+            f"drug={spec.get('drug')!r})."
+        )
     if spec["measure"] != "relapse_free" and not set(spec.get("leave", [])) <= set(LEAVE):
-        raise ConfigError(f"config key '{where}.leave' = {spec.get('leave')!r} is not allowed: "
-                          f"a subset of {list(LEAVE)}.")
+        raise ConfigError(
+            f"config key '{where}.leave' = {spec.get('leave')!r} is not allowed: a subset of {list(LEAVE)}."
+        )
     vals = observed_values(spec)
     if len(vals) != len(spec.get("weeks", [])) or not all(0.0 <= v <= 1.0 for v in vals):
-        raise ConfigError(f"config key '{where}' needs one share in [0, 1] per week in 'weeks' "
-                          f"(has weeks={spec.get('weeks')!r}, values={vals}).")
+        raise ConfigError(
+            f"config key '{where}' needs one share in [0, 1] per week in 'weeks' "
+            f"(has weeks={spec.get('weeks')!r}, values={vals})."
+        )
 
 
-def methadone_course(cfg: Config, spec: dict[str, Any], n: int, seed: int
-                     ) -> tuple[np.ndarray, dict[int, float]]:
+def methadone_course(
+    cfg: Config, spec: dict[str, Any], n: int, seed: int
+) -> tuple[np.ndarray, dict[int, float]]:
     """``n`` patients starting methadone at week 0 (not using), followed week by week to the
     last of ``spec['weeks']`` with the schedule's own samplers: heroin use on treatment starts
     and stops, dropout (more likely while using), and death when ``leave`` lists it. Returns
     the week each left (``inf``: still on methadone) and, at each week in ``weeks``, the share
     of the patients still on methadone who are using."""
-    m = CohortModel(cfg, n, seed, "opioid")
+    m: Any = CohortModel(cfg, n, seed, "opioid")  # the samplers' model: duck-typed
     p = m.pop
     p.state[:] = State.METHADONE
     p.since[:] = 0
@@ -150,7 +162,7 @@ def event_times(cfg: Config, spec: dict[str, Any], n: int, seed: int) -> np.ndar
     measure = spec["measure"]
     if measure != "relapse_free":
         return methadone_course(cfg, spec, n, seed)[0]
-    m = CohortModel(cfg, n, seed, spec.get("drug", "opioid"))
+    m: Any = CohortModel(cfg, n, seed, spec.get("drug", "opioid"))  # duck-typed, as above
     p, idx = m.pop, np.arange(n)
     p.exit_type[:] = EXITS[spec["exit"]]
     p.linked[:] = bool(spec.get("linked", spec["exit"] == "release_methadone"))
@@ -168,8 +180,7 @@ def statistic_names(name: str, spec: dict[str, Any]) -> list[str]:
     return [f"{name}_{spec['measure']}_{int(w)}w" for w in spec["weeks"]]
 
 
-def cohort_statistics(cfg: Config, rng: np.random.Generator, cohorts: dict[str, Any]
-                      ) -> dict[str, float]:
+def cohort_statistics(cfg: Config, rng: np.random.Generator, cohorts: dict[str, Any]) -> dict[str, float]:
     """Each cohort's shares at the study's time points, at the study's size (``n``), drawn
     through the running model's code with seeds from ``rng``."""
     out: dict[str, float] = {}
@@ -199,10 +210,13 @@ def episode_survival(episodes: pd.DataFrame, spec: dict[str, Any], weeks) -> np.
     exit and drug (censored at death, moving, deregistration and the end of the run)."""
     from .metrics import kaplan_meier
 
-    ep = episodes[(episodes["exit_type"].astype(str) == spec["exit"])
-                  & (episodes["drug"].astype(str) == spec.get("drug", "opioid"))]
-    return kaplan_meier(ep["weeks"].to_numpy(float), ep["observed"].to_numpy(bool),
-                        [float(w) for w in weeks])[0]
+    ep = episodes[
+        (episodes["exit_type"].astype(str) == spec["exit"])
+        & (episodes["drug"].astype(str) == spec.get("drug", "opioid"))
+    ]
+    return kaplan_meier(
+        ep["weeks"].to_numpy(float), ep["observed"].to_numpy(bool), [float(w) for w in weeks]
+    )[0]
 
 
 def spell_retention(spells: pd.DataFrame, leave, weeks) -> np.ndarray:
@@ -210,8 +224,7 @@ def spell_retention(spells: pd.DataFrame, leave, weeks) -> np.ndarray:
     ``leave`` (dropout, death, arrest); other ends (moving away, still on it) censor."""
     from .metrics import retention
 
-    return retention(spells, [float(w) for w in weeks], "methadone",
-                     tuple(SPELL_LEAVE[k] for k in leave))
+    return retention(spells, [float(w) for w in weeks], "methadone", tuple(SPELL_LEAVE[k] for k in leave))
 
 
 def share_arrested(spells: pd.DataFrame, week: float) -> float:
@@ -232,15 +245,26 @@ def using_at(spells: pd.DataFrame, events: pd.DataFrame, week: int) -> float:
         return float("nan")
     kinds = events["kind"].astype(str)
     ev = events[kinds.isin(["use_on_methadone", "stop_use_on_methadone"])]
-    at = pd.DataFrame({"person": sp["person"].to_numpy(), "start": sp["start_week"].to_numpy(),
-                       "week": (sp["start_week"] + week).to_numpy()}).sort_values("week")
-    e = pd.DataFrame({"person": ev["person"].to_numpy(), "week": ev["week"].to_numpy().astype(int),
-                      "using": (ev["kind"].astype(str) == "use_on_methadone").to_numpy(),
-                      "ev_week": ev["week"].to_numpy().astype(int)}).sort_values("week")
+    at = pd.DataFrame(
+        {
+            "person": sp["person"].to_numpy(),
+            "start": sp["start_week"].to_numpy(),
+            "week": (sp["start_week"] + week).to_numpy(),
+        }
+    ).sort_values("week")
+    e = pd.DataFrame(
+        {
+            "person": ev["person"].to_numpy(),
+            "week": ev["week"].to_numpy().astype(int),
+            "using": (ev["kind"].astype(str) == "use_on_methadone").to_numpy(),
+            "ev_week": ev["week"].to_numpy().astype(int),
+        }
+    ).sort_values("week")
     at["week"] = at["week"].astype(int)
     j = pd.merge_asof(at, e, on="week", by="person", direction="backward")
-    using = (j["using"].astype("boolean").fillna(False).to_numpy(bool)
-             & (j["ev_week"].fillna(-1).to_numpy() >= j["start"].to_numpy()))
+    using = j["using"].astype("boolean").fillna(False).to_numpy(bool) & (
+        j["ev_week"].fillna(-1).to_numpy() >= j["start"].to_numpy()
+    )
     return float(using.mean())
 
 
@@ -252,6 +276,7 @@ def running_statistics(tables: dict[str, Any], cohorts: dict[str, Any]) -> dict[
     for name, spec in cohorts.items():
         r = tables[spec.get("scenario", "compulsory")]
         keys = statistic_names(name, spec)
+        vals: Any
         if spec["measure"] == "relapse_free":
             vals = episode_survival(r.episodes, spec, spec["weeks"])
         elif spec["measure"] == "retained":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,7 @@ from typing import Any
 from .params import Config, ConfigError, register_schema, to_config, unknown_key_message, validate
 from .paths import register_resolvers, safe_name  # noqa: F401  (re-exported)
 
-INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone",
-               "share_init_detained")
+INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone", "share_init_detained")
 REFERENCE = "compulsory"  # the status quo: every difference in a sweep is against it
 
 
@@ -35,7 +35,7 @@ def config_dir() -> Path:
     raise FileNotFoundError(f"diversion_sim configs/ not found near {here}")
 
 
-def options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> list[str]:
+def options(group: str, extra_dirs: Sequence[str | Path] = ()) -> list[str]:
     """The options of a config group (file stems), in configs/ and in ``extra_dirs`` (a user's
     own config folders, as given to ``--config-dir``); names starting with ``_`` are private."""
     names: set[str] = set()
@@ -44,8 +44,7 @@ def options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, ...] = 
     return sorted(names)
 
 
-def group_options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()
-                  ) -> list[str]:
+def group_options(group: str, extra_dirs: Sequence[str | Path] = ()) -> list[str]:
     """Options of a config group as Hydra sees them (configs/, a user's folders and Hydra's
     plugins, e.g. ``hydra/launcher``: basic, joblib, ray, submitit_slurm, ...)."""
     from hydra.core.global_hydra import GlobalHydra
@@ -60,7 +59,7 @@ def group_options(group: str, extra_dirs: list[str | Path] | tuple[str | Path, .
     return sorted(names)
 
 
-def scenario_names(extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> list[str]:
+def scenario_names(extra_dirs: Sequence[str | Path] = ()) -> list[str]:
     """Every scenario found, the status quo first (the reference of every difference)."""
     names = group_options("scenario", extra_dirs)  # with Hydra's search path when it is set up
     return sorted(names, key=lambda n: (n != REFERENCE, n))
@@ -77,12 +76,14 @@ def name_scenario(cfg: Any, choice: str | None) -> None:
         raise ConfigError(
             f"config key 'scenario.name' = '{given}' is not allowed in scenario '{choice}': a "
             f"scenario's name is its file name (scenario/{choice}.yaml); delete the 'name:' line "
-            "(a scenario that inherits another gets its own file name, not its parent's).")
+            "(a scenario that inherits another gets its own file name, not its parent's)."
+        )
     cfg.scenario.name = choice
 
 
-def compose_config(overrides: list[str] | tuple[str, ...] = (),
-                   config_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> Config:
+def compose_config(
+    overrides: list[str] | tuple[str, ...] = (), config_dirs: Sequence[str | Path] = ()
+) -> Config:
     """A validated :class:`~diversion_sim.params.Config` from Hydra-style overrides
     (``["scenario=pilot_diversion", "years=2"]``), exactly as the command composes it, with the
     scenario named after its file. ``config_dirs``: extra folders searched for config groups
@@ -98,8 +99,11 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (),
     gh = GlobalHydra.instance()
     saved = gh.hydra if gh.is_initialized() else None
     gh.clear()
-    extra = [f"hydra.searchpath=[{','.join(f'file://{Path(d).resolve()}' for d in config_dirs)}]"
-             ] if config_dirs else []
+    extra = (
+        [f"hydra.searchpath=[{','.join(f'file://{Path(d).resolve()}' for d in config_dirs)}]"]
+        if config_dirs
+        else []
+    )
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             try:
@@ -117,31 +121,38 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (),
             gh.initialize(saved)
 
 
-def hydra_message(exc: Exception, config_dirs: list[str | Path] | tuple[str | Path, ...] = ()
-                  ) -> str:
+def hydra_message(exc: Exception, config_dirs: Sequence[str | Path] = ()) -> str:
     """One paragraph from a Hydra composition error: the key, the value and what is allowed."""
     import re
 
     cause = exc.__cause__
     if cause is not None and getattr(cause, "full_key", None):
-        key, first = cause.full_key, str(cause).splitlines()[0].rstrip(".")
+        key, first = str(getattr(cause, "full_key", "")), str(cause).splitlines()[0].rstrip(".")
         m = re.match(r"Key '(.+)' not in '(\w+)'", first)
         if m:
             return unknown_key_message(key)
-        return (f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
-                "declares (docs/parameters.md lists every key, its type and allowed values).")
+        return (
+            f"config key '{key}' is not valid: {first}. Give a value of the type the schema "
+            "declares (docs/parameters.md lists every key, its type and allowed values)."
+        )
     text = " ".join(str(exc).split())
     m = re.search(r"Could not find '([\w/]+)/([^'/]*)'", text)
     if m:
         group, name = m.groups()
         names = group_options(group, config_dirs)
-        return (f"config key '{group}' = '{name}' is not allowed: there is no {group} called "
-                f"'{name}'; valid {group} names: {', '.join(names) or '(none found)'}.")
+        return (
+            f"config key '{group}' = '{name}' is not allowed: there is no {group} called "
+            f"'{name}'; valid {group} names: {', '.join(names) or '(none found)'}."
+        )
     if "must be a string or a list" in text:
-        return ("a config group was set to null (scenario=null, population=null or params=null) "
-                "is not allowed: choose one of its options: " + "; ".join(
-                    f"{g}: {', '.join(options(g, config_dirs))}"
-                    for g in ("scenario", "population", "params")) + ".")
+        return (
+            "a config group was set to null (scenario=null, population=null or params=null) "
+            "is not allowed: choose one of its options: "
+            + "; ".join(
+                f"{g}: {', '.join(options(g, config_dirs))}" for g in ("scenario", "population", "params")
+            )
+            + "."
+        )
     for group in ("scenario", "population", "params"):
         if f"'{group}/" in text or f"in '{group}'" in text or f"{group}=" in text:
             return f"{text} -- valid {group} names: {', '.join(options(group, config_dirs))}."
@@ -164,17 +175,20 @@ def with_values(cfg: Config, values: dict[str, Any]) -> Config:
         for k in INIT_SHARES[1:]:
             setattr(pop, k, (1.0 - u) * getattr(pop, k) / rest if rest > 0 else (1.0 - u) / 3)
     for key, value in values.items():
-        node, parts = out, key.split(".")
+        node: Any = out
+        parts = key.split(".")
         if parts[-1].isdigit():  # an element of a list, e.g. population.p_engage_by_district.0
             lst = getattr(node, parts[0], None)
             for part in parts[1:-1]:
                 lst = getattr(lst, part, None)
             i = int(parts[-1])
             if not isinstance(lst, list) or not 0 <= i < len(lst):
-                raise ConfigError(unknown_key_message(".".join(parts[:-1])) if not
-                                  isinstance(lst, list) else
-                                  f"config key '{key}' is not allowed: the list has {len(lst)} "
-                                  "entries (indices from 0).")
+                raise ConfigError(
+                    unknown_key_message(".".join(parts[:-1]))
+                    if not isinstance(lst, list)
+                    else f"config key '{key}' is not allowed: the list has {len(lst)} "
+                    "entries (indices from 0)."
+                )
             lst[i] = float(value)
             continue
         for part in parts[:-1]:
@@ -197,11 +211,15 @@ def _read_draws(path: str):
     try:
         df = pd.read_csv(p)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: the file "
-                          f"cannot be read as posterior draws ({exc}).") from None
+        raise ConfigError(
+            f"config key 'params.posterior_file' = {path!r} is not allowed: the file "
+            f"cannot be read as posterior draws ({exc})."
+        ) from None
     if df.empty or not all(c.count(".") >= 1 for c in df.columns):
-        raise ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: it must "
-                          "be a CSV of draws, one column per dotted key (params.police.rate_detect).")
+        raise ConfigError(
+            f"config key 'params.posterior_file' = {path!r} is not allowed: it must "
+            "be a CSV of draws, one column per dotted key (params.police.rate_detect)."
+        )
     return df
 
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,14 +31,34 @@ from .params import REGIMES
 REFERENCE = "compulsory"
 # control -> (label, one-line explanation, min, max, step)
 CONTROLS = {
-    "coordinators": ("Coordinators per ward", "part-time ward coordinators who assess referred "
-                     "people (diversion only; the pilot had 1)", 0.25, 4.0, 0.25),
-    "linkage": ("Linked to services after release", "share of people released from a centre "
-                "who are linked to methadone or recovery support", 0.0, 1.0, 0.01),
-    "stay_months": ("Mean first compulsory stay (months)", "the law sets 12-24 months; the "
-                    "2026 amendment 24", 6, 36, 1),
-    "detect": ("Police detection rate (per week)", "chance a week that police test a person "
-               "who uses drugs positive", 0.005, 0.3, 0.005),
+    "coordinators": (
+        "Coordinators per ward",
+        "part-time ward coordinators who assess referred people (diversion only; the pilot had 1)",
+        0.25,
+        4.0,
+        0.25,
+    ),
+    "linkage": (
+        "Linked to services after release",
+        "share of people released from a centre who are linked to methadone or recovery support",
+        0.0,
+        1.0,
+        0.01,
+    ),
+    "stay_months": (
+        "Mean first compulsory stay (months)",
+        "the law sets 12-24 months; the 2026 amendment 24",
+        6,
+        36,
+        1,
+    ),
+    "detect": (
+        "Police detection rate (per week)",
+        "chance a week that police test a person who uses drugs positive",
+        0.005,
+        0.3,
+        0.005,
+    ),
 }
 
 
@@ -47,10 +68,10 @@ class Settings:
     keeps the value in configs/ (calibrated defaults and the scenario's own settings)."""
 
     scenario: str = "pilot_diversion"
-    coordinators: float | None = None   # scenario.n_coordinators_per_ward (diversion regimes only)
-    linkage: float | None = None        # scenario.p_release_linkage
-    stay_months: float | None = None    # centre of scenario.dur_stay_first, width kept
-    detect: float | None = None         # params.police.rate_detect
+    coordinators: float | None = None  # scenario.n_coordinators_per_ward (diversion regimes only)
+    linkage: float | None = None  # scenario.p_release_linkage
+    stay_months: float | None = None  # centre of scenario.dur_stay_first, width kept
+    detect: float | None = None  # params.police.rate_detect
     years: int = 5
     replicates: int = 3
     population: str = "pilot_districts"
@@ -63,8 +84,7 @@ def configure(settings: Settings, scenario: str | None = None):
     from .config import compose_config, with_values
 
     sc = scenario or settings.scenario
-    cfg = compose_config([f"scenario={sc}", f"population={settings.population}",
-                          f"years={settings.years}"])
+    cfg = compose_config([f"scenario={sc}", f"population={settings.population}", f"years={settings.years}"])
     if scenario is not None and (scenario != settings.scenario or scenario == REFERENCE):
         return cfg  # the reference line, or another scenario: as configured
     values: dict = {}
@@ -81,25 +101,32 @@ def configure(settings: Settings, scenario: str | None = None):
     return with_values(cfg, values)
 
 
-def defaults(scenario: str = "pilot_diversion") -> dict[str, float]:
+def defaults(scenario: str = "pilot_diversion") -> dict[str, Any]:
     """The control values a scenario starts from: what its configs say."""
     from .config import compose_config
 
     cfg = compose_config([f"scenario={scenario}"])
     lo, hi = cfg.scenario.dur_stay_first
-    return {"coordinators": float(cfg.scenario.n_coordinators_per_ward),
-            "linkage": float(cfg.scenario.p_release_linkage),
-            "stay_months": int(round((lo + hi) / 2 * 12 / 52)),
-            "detect": float(cfg.params.police.rate_detect),
-            "has_coordinators": bool(REGIMES[cfg.scenario.regime].coordinators),
-            "description": cfg.scenario.description}
+    return {
+        "coordinators": float(cfg.scenario.n_coordinators_per_ward),
+        "linkage": float(cfg.scenario.p_release_linkage),
+        "stay_months": int(round((lo + hi) / 2 * 12 / 52)),
+        "detect": float(cfg.params.police.rate_detect),
+        "has_coordinators": bool(REGIMES[cfg.scenario.regime].coordinators),
+        "description": cfg.scenario.description,
+    }
 
 
 def for_scenario(scenario: str, **changes) -> Settings:
     """Settings at ``scenario``'s own levers, with ``changes`` applied."""
     d = defaults(scenario)
-    base = Settings(scenario=scenario, coordinators=d["coordinators"], linkage=d["linkage"],
-                    stay_months=d["stay_months"], detect=d["detect"])
+    base = Settings(
+        scenario=scenario,
+        coordinators=d["coordinators"],
+        linkage=d["linkage"],
+        stay_months=d["stay_months"],
+        detect=d["detect"],
+    )
     return replace(base, **changes)
 
 
@@ -114,10 +141,10 @@ def simulate(settings: Settings, scenario: str | None = None) -> dict[str, pd.Da
         res = DiversionModel(cfg, r).run()
         weekly.append(res.weekly.assign(replicate=r))
         episodes.append(res.episodes.assign(replicate=r))
-        metrics.append(pd.DataFrame({"metric": list(res.metrics), "value": list(res.metrics.values()),
-                                     "replicate": r}))
-    return {"weekly": pd.concat(weekly), "episodes": pd.concat(episodes),
-            "metrics": pd.concat(metrics)}
+        metrics.append(
+            pd.DataFrame({"metric": list(res.metrics), "value": list(res.metrics.values()), "replicate": r})
+        )
+    return {"weekly": pd.concat(weekly), "episodes": pd.concat(episodes), "metrics": pd.concat(metrics)}
 
 
 def relapse_curve(episodes: pd.DataFrame, horizon: int = 104) -> pd.DataFrame:
@@ -131,24 +158,32 @@ def relapse_curve(episodes: pd.DataFrame, horizon: int = 104) -> pd.DataFrame:
     return pd.DataFrame({"week": weeks, "survival": surv})
 
 
-KEY_NUMBERS = (("cum_admissions", "compulsory admissions", 1.0, ""),
-               ("relapse_52w_release", "relapsed within a year of release", 100.0, " pp"),
-               ("drug_free_person_years", "drug-free person-years", 1.0, ""),
-               ("cost_total_vnd", "total cost (bn VND)", 1e-9, ""))
+KEY_NUMBERS = (
+    ("cum_admissions", "compulsory admissions", 1.0, ""),
+    ("relapse_52w_release", "relapsed within a year of release", 100.0, " pp"),
+    ("drug_free_person_years", "drug-free person-years", 1.0, ""),
+    ("cost_total_vnd", "total cost (bn VND)", 1e-9, ""),
+)
 
 
 def key_numbers(settings: Settings) -> list[tuple[str, float, float, float, str]]:
     """(label, mean, 5%, 95%, unit) of the chosen scenario minus the status quo, paired by
     replicate."""
-    ref = simulate(settings, REFERENCE)["metrics"].pivot(index="replicate", columns="metric",
-                                                         values="value")
+    ref = simulate(settings, REFERENCE)["metrics"].pivot(index="replicate", columns="metric", values="value")
     cur = simulate(settings)["metrics"].pivot(index="replicate", columns="metric", values="value")
     out = []
     for metric, label, scale, unit in KEY_NUMBERS:
         if metric in cur and metric in ref:
             d = (cur[metric] - ref[metric]).to_numpy(float) * scale
-            out.append((label, float(np.nanmean(d)), float(np.nanquantile(d, 0.05)),
-                        float(np.nanquantile(d, 0.95)), unit))
+            out.append(
+                (
+                    label,
+                    float(np.nanmean(d)),
+                    float(np.nanquantile(d, 0.05)),
+                    float(np.nanquantile(d, 0.95)),
+                    unit,
+                )
+            )
     return out
 
 
@@ -167,17 +202,25 @@ def figure(settings: Settings):
     ref, cur = simulate(settings, REFERENCE), simulate(settings)
     fig = Figure(figsize=(11, 7.2), layout="constrained")
     axs = fig.subplots(2, 3)
-    runs = {f"status quo ({REFERENCE})": (ref, COLOURS["status quo"]),
-            settings.scenario: (cur, COLOURS["scenario"])}
+    runs = {
+        f"status quo ({REFERENCE})": (ref, COLOURS["status quo"]),
+        settings.scenario: (cur, COLOURS["scenario"]),
+    }
     ax = axs[0, 0]
     for name, (res, col) in runs.items():
         c = relapse_curve(res["episodes"])
         ax.step(c["week"], c["survival"], where="post", color=col, label=name)
-    ax.set(xlim=(0, 104), ylim=(0, 1), xlabel="weeks since release", ylabel="share not relapsed",
-           title="Relapse-free survival after release")
+    ax.set(
+        xlim=(0, 104),
+        ylim=(0, 1),
+        xlabel="weeks since release",
+        ylabel="share not relapsed",
+        title="Relapse-free survival after release",
+    )
     ax.legend(fontsize=9)
-    for ax, colname in zip([axs[0, 1], axs[0, 2], axs[1, 0], axs[1, 1]],
-                           ["n_detained", "n_methadone", "n_using", "n_abstinent"]):
+    for ax, colname in zip(
+        [axs[0, 1], axs[0, 2], axs[1, 0], axs[1, 1]], ["n_detained", "n_methadone", "n_using", "n_abstinent"]
+    ):
         for name, (res, col) in runs.items():
             g = res["weekly"].groupby("week")[colname]
             mean, lo, hi = g.mean(), g.quantile(0.05), g.quantile(0.95)
@@ -189,15 +232,17 @@ def figure(settings: Settings):
     x = np.arange(len(CASCADE))
     for k, (name, (res, col)) in enumerate(runs.items()):
         met = res["metrics"].groupby("metric")["value"].mean()
-        ax.barh(x + 0.4 * k, [100 * met.get(m, np.nan) for m in CASCADE], height=0.4, color=col,
-                label=name)
+        ax.barh(x + 0.4 * k, [100 * met.get(m, np.nan) for m in CASCADE], height=0.4, color=col, label=name)
     ax.set_yticks(x + 0.2, [LABEL[m].replace("Ever ", "") for m in CASCADE], fontsize=10)
     ax.invert_yaxis()
     ax.set(xlabel="% of registered people who use drugs", title="Service cascade")
     for a in axs.flat:
         a.tick_params(labelsize=10)
-    fig.suptitle(f"{settings.scenario} vs the status quo: {settings.population}, {settings.years} "
-                 f"years, mean and 90% band over {settings.replicates} replicates", fontsize=12)
+    fig.suptitle(
+        f"{settings.scenario} vs the status quo: {settings.population}, {settings.years} "
+        f"years, mean and 90% band over {settings.replicates} replicates",
+        fontsize=12,
+    )
     return fig
 
 
@@ -213,21 +258,26 @@ def people_table(model, rows: np.ndarray) -> pd.DataFrame:
         person = model.person(int(r))
         fam = model.family(int(r)) if model.pop.has_family[r] else None
         mine = np.flatnonzero(person_col == r)
-        last = (f"{EVENT_NAMES[kind[mine[-1]]]} (week {week[mine[-1]]})" if mine.size else "none yet")
-        out.append({"person": int(r), "state": person.state.name.lower(),
-                    "weeks in state": int(model.week - model.pop.since[r]),
-                    "times detained": person.n_detentions,
-                    "latest event": last,
-                    "family strain (weeks)": round(fam.strain, 1) if fam else None,
-                    "family strategies": ", ".join(fam.strategies) if fam else "no family",
-                    "family would insist": fam.insists_on_compulsory if fam else None})
+        last = f"{EVENT_NAMES[kind[mine[-1]]]} (week {week[mine[-1]]})" if mine.size else "none yet"
+        out.append(
+            {
+                "person": int(r),
+                "state": person.state.name.lower(),
+                "weeks in state": int(model.week - model.pop.since[r]),
+                "times detained": person.n_detentions,
+                "latest event": last,
+                "family strain (weeks)": round(fam.strain, 1) if fam else None,
+                "family strategies": ", ".join(fam.strategies) if fam else "no family",
+                "family would insist": fam.insists_on_compulsory if fam else None,
+            }
+        )
     return pd.DataFrame(out)
 
 
 try:
     import solara
 except ImportError:  # pragma: no cover - the [viz] extra is not installed
-    solara = None
+    solara = None  # type: ignore[assignment]
 
 if solara is not None:
     import threading
@@ -264,18 +314,31 @@ if solara is not None:
         with solara.Column(gap="0px", style={"margin-bottom": "10px"}):
             Html(f"<b>{label}: {shown}</b>" + (" (no effect in this scenario)" if disabled else ""))
             if isinstance(lo, int) and isinstance(step, int):
-                solara.SliderInt("", value=values[key], min=lo, max=hi, step=step, disabled=disabled,
-                                 thumb_label=False)
+                solara.SliderInt(
+                    "",
+                    value=values[key],
+                    min=lo,
+                    max=int(hi),
+                    step=step,
+                    disabled=disabled,
+                    thumb_label=False,
+                )
             else:
-                solara.SliderFloat("", value=values[key], min=lo, max=hi, step=step,
-                                   disabled=disabled, thumb_label=False)
+                solara.SliderFloat(
+                    "", value=values[key], min=lo, max=hi, step=step, disabled=disabled, thumb_label=False
+                )
             solara.Text(why, style={"font-size": "13px", "color": "#555"})
 
     @solara.component
     def Curves():  # noqa: N802
-        settings = Settings(scenario.value, values["coordinators"].value, values["linkage"].value,
-                            values["stay_months"].value, values["detect"].value,
-                            replicates=replicates.value)
+        settings = Settings(
+            scenario.value,
+            values["coordinators"].value,
+            values["linkage"].value,
+            values["stay_months"].value,
+            values["detect"].value,
+            replicates=replicates.value,
+        )
 
         def work():
             time.sleep(0.25)  # debounce: a newer change within 0.25 s cancels this run
@@ -293,11 +356,15 @@ if solara is not None:
                 solara.Info("Running the model for the new settings ...", dense=True)
             if last.current is not None:
                 fig, numbers = last.current
-                rows = "".join(f"<tr><td>{lab}</td><td>{m:+,.1f}{u}</td><td>[{a:+,.1f}, "
-                               f"{b:+,.1f}]{u}</td></tr>" for lab, m, a, b, u in numbers)
-                Html(f"<b>{settings.scenario} minus the status quo</b> (mean and 90% interval over "
-                     f"{settings.replicates} paired replicates)<table style='margin:6px 0'>"
-                     "<tr><th></th><th>difference</th><th>90% interval</th></tr>" + rows + "</table>")
+                rows = "".join(
+                    f"<tr><td>{lab}</td><td>{m:+,.1f}{u}</td><td>[{a:+,.1f}, {b:+,.1f}]{u}</td></tr>"
+                    for lab, m, a, b, u in numbers
+                )
+                Html(
+                    f"<b>{settings.scenario} minus the status quo</b> (mean and 90% interval over "
+                    f"{settings.replicates} paired replicates)<table style='margin:6px 0'>"
+                    "<tr><th></th><th>difference</th><th>90% interval</th></tr>" + rows + "</table>"
+                )
                 solara.FigureMatplotlib(fig, format="png")
             elif result.state == solara.ResultState.ERROR:
                 solara.Error(f"The model could not run: {result.error}")
@@ -313,19 +380,28 @@ if solara is not None:
         with solara.Column(gap="0px"):
             Html(f"<b>Replicates: {replicates.value}</b>")
             solara.SliderInt("", value=replicates, min=2, max=8, thumb_label=False)
-            solara.Text("more replicates: narrower bands, slower reruns",
-                        style={"font-size": "13px", "color": "#555"})
+            solara.Text(
+                "more replicates: narrower bands, slower reruns", style={"font-size": "13px", "color": "#555"}
+            )
         solara.Button("Reset to the scenario's levers", on_click=lambda: reset(), outlined=True)
-        Html("The grey line is the status quo (compulsory) as configured: it never changes "
-             "with the controls.", style="margin-top: 10px")
+        Html(
+            "The grey line is the status quo (compulsory) as configured: it never changes with the controls.",
+            style="margin-top: 10px",
+        )
 
     @solara.component
     def Weeks():  # noqa: N802
         """One run of the chosen scenario, a week at a time, and a handful of people."""
         from .model import DiversionModel
 
-        settings = Settings(scenario.value, values["coordinators"].value, values["linkage"].value,
-                            values["stay_months"].value, values["detect"].value, replicates=1)
+        settings = Settings(
+            scenario.value,
+            values["coordinators"].value,
+            values["linkage"].value,
+            values["stay_months"].value,
+            values["detect"].value,
+            replicates=1,
+        )
         model = solara.use_memo(lambda: DiversionModel(configure(settings), 0), [settings])
         week, set_week = solara.use_state(0, key=str(settings))
         playing, set_playing = solara.use_state(False)
@@ -350,16 +426,20 @@ if solara is not None:
                 solara.Button("Step a year", on_click=lambda: step(52))
                 solara.Button("Pause" if playing else "Play", on_click=lambda: set_playing(not playing))
             counts = np.bincount(p.state, minlength=9)
-            Html(f"<b>Week {week} of {model.n_weeks}</b>: using {counts[0]}, abstinent "
-                 f"{counts[1]}, waiting for a coordinator {counts[2]}, on methadone {counts[3]}, "
-                 f"recovery support {counts[4]}, residential {counts[5]}, detained {counts[6]}")
+            Html(
+                f"<b>Week {week} of {model.n_weeks}</b>: using {counts[0]}, abstinent "
+                f"{counts[1]}, waiting for a coordinator {counts[2]}, on methadone {counts[3]}, "
+                f"recovery support {counts[4]}, residential {counts[5]}, detained {counts[6]}"
+            )
             solara.DataFrame(people_table(model, rows))
 
     @solara.component
     def Page():  # noqa: N802 - Solara's convention
         solara.Title("diversion_sim")
-        solara.Style(".v-slider {min-width: 180px;} .v-application {font-size: 15px;} "
-                     "img {max-width: 100%; height: auto;}")
+        solara.Style(
+            ".v-slider {min-width: 180px;} .v-application {font-size: 15px;} "
+            "img {max-width: 100%; height: auto;}"
+        )
         with solara.Columns([1, 2.4], style={"min-width": "960px"}):
             with solara.Column(style={"min-width": "300px"}):
                 Levers()
@@ -388,11 +468,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=_port, default=8765, help="TCP port, 1024-65535 (default 8765)")
     a = ap.parse_args(argv)
     if solara is None:
-        print("diversion-sim-dashboard: the dashboard needs the [viz] extra: "
-              "pip install -e \".[viz]\"", file=sys.stderr)
+        print(
+            'diversion-sim-dashboard: the dashboard needs the [viz] extra: pip install -e ".[viz]"',
+            file=sys.stderr,
+        )
         sys.exit(2)
-    cmd = [sys.executable, "-m", "solara", "run", "diversion_sim.dashboard", "--host", a.host,
-           "--port", str(a.port), "--production", "--no-open"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "diversion_sim.dashboard",
+        "--host",
+        a.host,
+        "--port",
+        str(a.port),
+        "--production",
+        "--no-open",
+    ]
     sys.exit(subprocess.call(cmd, env={**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}))
 
 

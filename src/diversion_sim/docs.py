@@ -16,10 +16,18 @@ from pathlib import Path
 
 from .config import config_dir
 
-DOMAIN = {"p_": "probability [0, 1]", "share_": "share [0, 1]", "rate_": "rate >= 0",
-          "dur_": "weeks >= 0", "n_": "count >= 0", "hr_": "hazard ratio >= 0",
-          "mult_": "multiplier >= 0", "rel_": "relative >= 0", "shape_": "Weibull shape > 0",
-          "scale_": "Weibull scale (weeks) > 0"}
+DOMAIN = {
+    "p_": "probability [0, 1]",
+    "share_": "share [0, 1]",
+    "rate_": "rate >= 0",
+    "dur_": "weeks >= 0",
+    "n_": "count >= 0",
+    "hr_": "hazard ratio >= 0",
+    "mult_": "multiplier >= 0",
+    "rel_": "relative >= 0",
+    "shape_": "Weibull shape > 0",
+    "scale_": "Weibull scale (weeks) > 0",
+}
 LINE = re.compile(r"^(\s*)([A-Za-z_][\w]*):\s*([^#]*?)\s*(?:#\s?(.*))?$")
 
 
@@ -32,7 +40,8 @@ def _domain(name: str) -> str:
 
 def table(path: Path, skip: tuple[str, ...] = ("defaults", "hydra")) -> list[tuple[str, str, str, str]]:
     """(key, value, domain, source) for each value line of a simple YAML config file."""
-    rows, stack = [], []  # stack of (indent, key)
+    rows: list[tuple[str, str, str, str]] = []
+    stack: list[tuple[int, str]] = []  # stack of (indent, key)
     for raw in path.read_text().splitlines():
         if not raw.strip() or raw.lstrip().startswith(("#", "-")):
             continue
@@ -65,34 +74,45 @@ def _md(rows: list[tuple[str, str, str, str]]) -> str:
 
 def render() -> str:
     cd = config_dir()
-    parts = ["# Parameters",
-             "",
-             "Generated from `configs/` by `python -m diversion_sim.docs`; a test fails when this "
-             "file and the configs disagree. Units are weeks unless the name says otherwise; the "
-             "domain column is what the schema enforces (`src/diversion_sim/params.py`). Values "
-             "marked *calibrated* come from `experiments/calibrate.py` (ABC-SMC) and name the run.",
-             "",
-             "## Model parameters (`configs/params/default.yaml`)",
-             "",
-             _md([(f"params.{k}", v, d, c) for k, v, d, c in table(cd / "params" / "default.yaml")]),
-             "",
-             "## Run settings and policy levers at their status-quo values (`configs/config.yaml`)",
-             "",
-             _md(table(cd / "config.yaml"))]
+    parts = [
+        "# Parameters",
+        "",
+        "Generated from `configs/` by `python -m diversion_sim.docs`; a test fails when this "
+        "file and the configs disagree. Units are weeks unless the name says otherwise; the "
+        "domain column is what the schema enforces (`src/diversion_sim/params.py`). Values "
+        "marked *calibrated* come from `experiments/calibrate.py` (ABC-SMC) and name the run.",
+        "",
+        "## Model parameters (`configs/params/default.yaml`)",
+        "",
+        _md([(f"params.{k}", v, d, c) for k, v, d, c in table(cd / "params" / "default.yaml")]),
+        "",
+        "## Run settings and policy levers at their status-quo values (`configs/config.yaml`)",
+        "",
+        _md(table(cd / "config.yaml")),
+    ]
     for group, title in (("population", "Populations"), ("scenario", "Scenarios (deltas over the levers)")):
         parts += ["", f"## {title} (`configs/{group}/`)"]
         for f in sorted((cd / group).glob("*.yaml")):
             pre = f"{group}." if group == "population" else ""
             rows = [(pre + k if not k.startswith("scenario.") else k, v, d, c) for k, v, d, c in table(f)]
             parts += ["", f"### `{group}={f.stem}`", "", _md(rows)]
-    parts += ["", "## Calibration targets (`configs/calibration/targets.yaml`)", "",
-              _md(table(cd / "calibration" / "targets.yaml")),
-              "", "## Observed national figures (`configs/calibration/observed.yaml`)", "",
-              "The status quo is judged against these points (experiments/status_quo.py, the "
-              "report); each names its source in the file.", "",
-              _md(table(cd / "calibration" / "observed.yaml")),
-              "", "## Calibration priors and settings (`configs/calibration/pilot.yaml`)", "",
-              _md(table(cd / "calibration" / "pilot.yaml"))]
+    parts += [
+        "",
+        "## Calibration targets (`configs/calibration/targets.yaml`)",
+        "",
+        _md(table(cd / "calibration" / "targets.yaml")),
+        "",
+        "## Observed national figures (`configs/calibration/observed.yaml`)",
+        "",
+        "The status quo is judged against these points (experiments/status_quo.py, the "
+        "report); each names its source in the file.",
+        "",
+        _md(table(cd / "calibration" / "observed.yaml")),
+        "",
+        "## Calibration priors and settings (`configs/calibration/pilot.yaml`)",
+        "",
+        _md(table(cd / "calibration" / "pilot.yaml")),
+    ]
     return "\n".join(parts) + "\n"
 
 

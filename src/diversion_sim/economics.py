@@ -18,13 +18,14 @@ per replicate: ``(d_cost, d_effect)``. From these:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 COST = "cost_total_vnd"
 # effect name -> (metric, sign): a death averted is minus the difference in deaths
-EFFECTS = {"drug-free person-year": ("drug_free_person_years_disc", 1.0),
-           "death averted": ("deaths", -1.0)}
+EFFECTS = {"drug-free person-year": ("drug_free_person_years_disc", 1.0), "death averted": ("deaths", -1.0)}
 
 
 def wtp_grid(runs: pd.DataFrame, reference: str, n: int = 81) -> np.ndarray:
@@ -46,7 +47,8 @@ def paired_differences(runs: pd.DataFrame, reference: str, metrics: list[str]) -
     """scenario x replicate: the difference of each metric from ``reference``'s same replicate
     (columns ``d_<metric>``); replicates without a reference run are left out."""
     wide = runs[runs["metric"].isin(metrics)].pivot_table(
-        index=["scenario", "replicate"], columns="metric", values="value", aggfunc="first")
+        index=["scenario", "replicate"], columns="metric", values="value", aggfunc="first"
+    )
     if reference not in wide.index.get_level_values("scenario"):
         return pd.DataFrame()
     ref = wide.xs(reference, level="scenario")
@@ -83,14 +85,13 @@ def classify(d_cost: float, d_effect: float, effect_lo: float, effect_hi: float)
     return "saves money, loses effect"
 
 
-def icer_table(runs: pd.DataFrame, reference: str, n_boot: int = 2000, seed: int = 0
-               ) -> pd.DataFrame:
+def icer_table(runs: pd.DataFrame, reference: str, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per scenario and effect: mean paired differences in cost and effect with their
     90% intervals, the ICER (mean d_cost / mean d_effect) with a bootstrap 90% interval over
     pairs, and its reading (:func:`classify`)."""
     metrics = [COST] + [m for m, _ in EFFECTS.values()]
     pairs = paired_differences(runs, reference, metrics)
-    rows = []
+    rows: list[dict[str, Any]] = []
     if pairs.empty or f"d_{COST}" not in pairs:
         return pd.DataFrame(rows)
     rng = np.random.default_rng(seed)
@@ -111,16 +112,29 @@ def icer_table(runs: pd.DataFrame, reference: str, n_boot: int = 2000, seed: int
             with np.errstate(divide="ignore", invalid="ignore"):
                 icer = mc / me if me != 0 else float("nan")
                 lo, hi = _quantiles(bc / be) if finite and n > 1 else (float("nan"),) * 2
-            rows.append({"scenario": sc, "effect": effect, "n_pairs": n,
-                         "d_cost_mean": mc, "d_cost_q05": c_lo, "d_cost_q95": c_hi,
-                         "d_effect_mean": me, "d_effect_q05": e_lo, "d_effect_q95": e_hi,
-                         "icer": icer if finite else float("nan"), "icer_q05": lo, "icer_q95": hi,
-                         "reading": reading})
+            rows.append(
+                {
+                    "scenario": sc,
+                    "effect": effect,
+                    "n_pairs": n,
+                    "d_cost_mean": mc,
+                    "d_cost_q05": c_lo,
+                    "d_cost_q95": c_hi,
+                    "d_effect_mean": me,
+                    "d_effect_q05": e_lo,
+                    "d_effect_q95": e_hi,
+                    "icer": icer if finite else float("nan"),
+                    "icer_q05": lo,
+                    "icer_q95": hi,
+                    "reading": reading,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def acceptability(runs: pd.DataFrame, reference: str, wtp: np.ndarray | None = None,
-                  effect: str = "drug-free person-year") -> pd.DataFrame:
+def acceptability(
+    runs: pd.DataFrame, reference: str, wtp: np.ndarray | None = None, effect: str = "drug-free person-year"
+) -> pd.DataFrame:
     """scenario x willingness to pay: share of paired replicates in which the scenario's net
     monetary benefit against ``reference`` is positive (``wtp``: :func:`wtp_grid`)."""
     metric, sign = EFFECTS[effect]
@@ -133,6 +147,5 @@ def acceptability(runs: pd.DataFrame, reference: str, wtp: np.ndarray | None = N
         dc = d[f"d_{COST}"].to_numpy(float)[None, :]
         de = sign * d[f"d_{metric}"].to_numpy(float)[None, :]
         nmb = wtp[:, None] * de - dc
-        out.append(pd.DataFrame({"scenario": sc, "wtp_vnd": wtp,
-                                 "p_cost_effective": (nmb > 0).mean(axis=1)}))
+        out.append(pd.DataFrame({"scenario": sc, "wtp_vnd": wtp, "p_cost_effective": (nmb > 0).mean(axis=1)}))
     return pd.concat(out, ignore_index=True)

@@ -27,6 +27,5 @@ def exit_with(exc: BaseException, code: int = 1) -> None:
     if debug():
         raise exc
     kind = "" if isinstance(exc, (SweepError, ConfigError)) else f"{type(exc).__name__}: "
-    print(f"diversion-sim: {kind}{exc} (set DIVERSION_SIM_DEBUG=1 for the traceback)",
-          file=sys.stderr)
+    print(f"diversion-sim: {kind}{exc} (set DIVERSION_SIM_DEBUG=1 for the traceback)", file=sys.stderr)
     sys.exit(code)

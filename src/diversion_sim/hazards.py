@@ -54,19 +54,22 @@ def piecewise_exponential(
     m = np.asarray(mults, dtype=float)
     gk = m[0] * b[0] + np.concatenate(([0.0], np.cumsum(m[1:-1] * np.diff(b))))  # G at breaks
     x = np.asarray(since, dtype=float)
-    g_now = np.where(x <= b[0], m[0] * x,
-                     np.where(x <= b[-1], np.interp(x, b, gk), gk[-1] + m[-1] * (x - b[-1])))
+    g_now = np.where(
+        x <= b[0], m[0] * x, np.where(x <= b[-1], np.interp(x, b, gk), gk[-1] + m[-1] * (x - b[-1]))
+    )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         y = g_now + e / rate
-        t = np.where(y <= gk[0], y / m[0],
-                     np.where(y <= gk[-1], np.interp(y, gk, b), b[-1] + (y - gk[-1]) / m[-1]))
+        t = np.where(
+            y <= gk[0], y / m[0], np.where(y <= gk[-1], np.interp(y, gk, b), b[-1] + (y - gk[-1]) / m[-1])
+        )
     out = t - x
     out[~np.isfinite(y) | ~np.isfinite(out)] = np.inf
     return np.maximum(out, 0.0)
 
 
-def weibull_residual(e: np.ndarray, shape: float, scale: float, hr: np.ndarray | float,
-                     elapsed: np.ndarray | float = 0.0) -> np.ndarray:
+def weibull_residual(
+    e: np.ndarray, shape: float, scale: float, hr: np.ndarray | float, elapsed: np.ndarray | float = 0.0
+) -> np.ndarray:
     """Remaining Weibull(shape, scale) time under proportional hazards ``hr``, given ``elapsed``
     weeks already survived, from standard exponential draws ``e`` (inverse cumulative hazard)."""
     t0 = np.maximum(np.asarray(elapsed, dtype=float), 0.0)
@@ -80,8 +83,7 @@ def to_week(now: int, wait: np.ndarray, never: int) -> np.ndarray:
     return (now + np.maximum(w, 1.0)).astype(np.int32)
 
 
-def grouped_rank(groups: np.ndarray, order_key: np.ndarray,
-                 tiebreak: np.ndarray | None = None) -> np.ndarray:
+def grouped_rank(groups: np.ndarray, order_key: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
     """Rank of each item within its group, by ``order_key`` (0 = first); vectorised.
 
     Used for capacity: item i is served this week if ``rank[i] < capacity[groups[i]]``. Ties

@@ -7,6 +7,8 @@ state column (``bincount``), not from per-agent reporters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -65,8 +67,12 @@ CORE_RESULTS = [
     Result("releases", "Releases from compulsory centres", "people"),
     Result("relapse_26w_release", "Relapsed within 26 weeks of release (KM)", "share"),
     Result("relapse_52w_release", "Relapsed within 52 weeks of release (KM)", "share"),
-    Result("relapse_26w_release_methadone", "Relapsed within 26 weeks of release onto methadone (KM)", "share"),
-    Result("relapse_52w_release_methadone", "Relapsed within 52 weeks of release onto methadone (KM)", "share"),
+    Result(
+        "relapse_26w_release_methadone", "Relapsed within 26 weeks of release onto methadone (KM)", "share"
+    ),
+    Result(
+        "relapse_52w_release_methadone", "Relapsed within 52 weeks of release onto methadone (KM)", "share"
+    ),
     Result("median_weeks_to_relapse_release", "Median weeks from release to relapse (KM)", "weeks"),
     Result("relapse_26w_residential", "Relapsed within 26 weeks of voluntary residential (KM)", "share"),
     Result("relapse_52w_residential", "Relapsed within 52 weeks of voluntary residential (KM)", "share"),
@@ -83,7 +89,9 @@ CORE_RESULTS = [
     Result("share_residential", "Ever in voluntary residential treatment", "share"),
     Result("share_ats", "Ever in community ATS treatment", "share"),
     Result("share_detained", "Ever detained during the run", "share"),
-    Result("drug_free_weeks_per_person", "Weeks not using drugs outside compulsory centres, per person", "weeks"),
+    Result(
+        "drug_free_weeks_per_person", "Weeks not using drugs outside compulsory centres, per person", "weeks"
+    ),
     Result("detained_weeks_per_person", "Weeks detained per person", "weeks"),
     Result("deaths", "Deaths", "people"),
     Result("moved", "Moved away", "people"),
@@ -110,8 +118,9 @@ STATE_COLUMNS = [f"n_{s.name.lower()}" for s in State]
 class Recorder:
     """Weekly counts and flows, plus the event and episode logs of one run."""
 
-    def __init__(self, n_weeks: int, keep_events: bool, weekly: tuple[str, ...] = (),
-                 first_week: int = 0) -> None:
+    def __init__(
+        self, n_weeks: int, keep_events: bool, weekly: tuple[str, ...] = (), first_week: int = 0
+    ) -> None:
         self.first_week = first_week  # the week of row 0 (negative for the burn-in)
         self.states = np.zeros((n_weeks + 1, N_STATES), np.int32)
         self.flows = np.zeros((n_weeks + 1, states.n_events()), np.int32)
@@ -119,15 +128,25 @@ class Recorder:
         self.extra = np.zeros((n_weeks + 1, len(self.weekly_names)), np.float64)
         self.keep_events = keep_events
         self.events = ColumnLog({"week": "i2", "person": "i4", "kind": "i1", "info": "i1"})
-        self.episodes = ColumnLog({"person": "i4", "exit_type": "i1", "exit_week": "i4",
-                                   "weeks": "i4", "observed": "?", "linked": "?", "drug": "i1"},
-                                  256)
+        self.episodes = ColumnLog(
+            {
+                "person": "i4",
+                "exit_type": "i1",
+                "exit_week": "i4",
+                "weeks": "i4",
+                "observed": "?",
+                "linked": "?",
+                "drug": "i1",
+            },
+            256,
+        )
         # treatment spells (methadone, recovery support, residential) started in this table's
         # period: how long each lasted and how it ended (``end``: the state entered next)
-        self.spells = ColumnLog({"person": "i4", "state": "i1", "start_week": "i4", "weeks": "i4",
-                                 "end": "i1"}, 256)
+        self.spells = ColumnLog(
+            {"person": "i4", "state": "i1", "start_week": "i4", "weeks": "i4", "end": "i1"}, 256
+        )
 
-    def log(self, week: int, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
+    def log(self, week: int, kind: int, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
         if idx.size == 0:
             return
         self.flows[week - self.first_week, kind] += idx.size
@@ -140,10 +159,8 @@ class Recorder:
 
     def weekly_frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.states, columns=STATE_COLUMNS)
-        flows = pd.DataFrame(self.flows[:, 1:],
-                             columns=[f"new_{e}" for e in states.EVENT_NAMES[1:]])
-        df = pd.concat([df, flows, pd.DataFrame(self.extra, columns=list(self.weekly_names))],
-                       axis=1)
+        flows = pd.DataFrame(self.flows[:, 1:], columns=[f"new_{e}" for e in states.EVENT_NAMES[1:]])
+        df = pd.concat([df, flows, pd.DataFrame(self.extra, columns=list(self.weekly_names))], axis=1)
         df.insert(0, "week", np.arange(len(df), dtype=np.int32))
         return df
 
@@ -171,16 +188,19 @@ class Recorder:
 SPELL_OPEN = len(State)  # ``end`` code of a spell still running at the end of the run
 
 
-def retention(spells: pd.DataFrame | None, times: list[float], state: str = "methadone",
-              leave: tuple[str, ...] = ("using", "dead", "detained")) -> np.ndarray:
+def retention(
+    spells: pd.DataFrame | None,
+    times: list[float],
+    state: str = "methadone",
+    leave: tuple[str, ...] = ("using", "dead", "detained"),
+) -> np.ndarray:
     """Kaplan-Meier share still in ``state`` at ``times`` (weeks since the spell started):
     a spell ending in one of ``leave`` is an event (dropout: ``using``; death; arrest), any
     other end (moving away, still running) censors it."""
     if spells is None or spells.empty:
         return np.full(len(times), np.nan)
     sp = spells[spells["state"].astype(str) == state]
-    return kaplan_meier(sp["weeks"].to_numpy(float), sp["end"].astype(str).isin(leave).to_numpy(),
-                        times)[0]
+    return kaplan_meier(sp["weeks"].to_numpy(float), sp["end"].astype(str).isin(leave).to_numpy(), times)[0]
 
 
 def km_fit(durations, observed, label: str | None = None, alpha: float = 0.05):
@@ -188,12 +208,14 @@ def km_fit(durations, observed, label: str | None = None, alpha: float = 0.05):
     metrics, the report's curves and the dashboard all use it."""
     from lifelines import KaplanMeierFitter
 
-    return KaplanMeierFitter(alpha=alpha).fit(np.asarray(durations, float),
-                                              np.asarray(observed, bool), label=label)
+    return KaplanMeierFitter(alpha=alpha).fit(
+        np.asarray(durations, float), np.asarray(observed, bool), label=label
+    )
 
 
-def kaplan_meier(durations: np.ndarray, observed: np.ndarray, times: list[float]
-                 ) -> tuple[np.ndarray, float]:
+def kaplan_meier(
+    durations: np.ndarray, observed: np.ndarray, times: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, float]:
     """Kaplan-Meier survival at ``times`` and the median (lifelines); NaN without data and past
     the last follow-up (no extrapolation)."""
     if durations.size == 0:
@@ -229,8 +251,12 @@ def run_metrics(model) -> dict[str, float]:
     }
     ep = rec.episodes
     ex, dur, obs = ep.column("exit_type"), ep.column("weeks"), ep.column("observed")
-    for name, code in (("release", Exit.RELEASE), ("release_methadone", Exit.RELEASE_METHADONE),
-                       ("residential", Exit.RESIDENTIAL), ("recovery", Exit.RECOVERY)):
+    for name, code in (
+        ("release", Exit.RELEASE),
+        ("release_methadone", Exit.RELEASE_METHADONE),
+        ("residential", Exit.RESIDENTIAL),
+        ("recovery", Exit.RECOVERY),
+    ):
         sel = ex == code
         surv, med = kaplan_meier(dur[sel], obs[sel], [26.0, 52.0])
         out[f"relapse_26w_{name}"] = float(1 - surv[0])
@@ -240,11 +266,18 @@ def run_metrics(model) -> dict[str, float]:
     treated = ex != Exit.REMISSION  # exits from a centre or treatment
     surv, _ = kaplan_meier(dur[treated], obs[treated], [52.0])
     out["relapse_52w_any"] = float(1 - surv[0])
-    for name, flag in (("referred", Service.REFERRED), ("assessed", Service.ASSESSED),
-                       ("methadone", Service.METHADONE), ("hiv_test", Service.HIV_TEST), ("hiv_tested", Service.HIV_TESTED),
-                       ("legal", Service.LEGAL), ("recovery", Service.RECOVERY),
-                       ("residential", Service.RESIDENTIAL), ("ats", Service.ATS),
-                       ("detained", Service.DETAINED)):
+    for name, flag in (
+        ("referred", Service.REFERRED),
+        ("assessed", Service.ASSESSED),
+        ("methadone", Service.METHADONE),
+        ("hiv_test", Service.HIV_TEST),
+        ("hiv_tested", Service.HIV_TESTED),
+        ("legal", Service.LEGAL),
+        ("recovery", Service.RECOVERY),
+        ("residential", Service.RESIDENTIAL),
+        ("ats", Service.ATS),
+        ("detained", Service.DETAINED),
+    ):
         out[f"share_{name}"] = float(np.count_nonzero(p.services & np.uint16(flag)) / n)
     # weeks not using, whatever the state, outside compulsory centres (forced abstinence is
     # counted apart, as detained_weeks_per_person): use on methadone is not drug-free
@@ -258,9 +291,11 @@ def run_metrics(model) -> dict[str, float]:
     case = rec.weekly("caseload")[1:]
     out["coordinator_caseload_mean"] = float(case.mean() / n_coord) if n_coord else float("nan")
     out["coordinator_caseload_ratio"] = float(case.mean() / cap) if cap else float("nan")
-    out["coordinator_weeks_at_capacity"] = (float(rec.weekly("wards_at_capacity")[1:].sum()
-                                                  / (weeks * model.wards.n))
-                                            if n_coord else float("nan"))
+    out["coordinator_weeks_at_capacity"] = (
+        float(rec.weekly("wards_at_capacity")[1:].sum() / (weeks * model.wards.n))
+        if n_coord
+        else float("nan")
+    )
     out["queue_mean"] = float(rec.weekly("queue")[1:].mean())
     present = np.delete(rec.states, [State.DEAD, State.MOVED], axis=1).sum(axis=1)
     live = np.maximum(present, 1)

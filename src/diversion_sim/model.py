@@ -30,15 +30,19 @@ from .processes import centres
 from .processes.base import Assembly
 from .processes.registry import ASSEMBLY
 from .processes.schedule import flush, schedule
-from .states import ALIVE_PRESENT, IS_TREATMENT, Event, Service, State
+from .states import ALIVE_PRESENT, IS_TREATMENT, Service, State
 from .streams import Streams
 
 # Burned-in registers of recent runs, by (burn-in config hash, replicate): the scenarios of a
 # replicate run in one process (a notebook, the dashboard, the calibration) share one burn-in.
 _BURN_IN_CACHE: OrderedDict[str, dict] = OrderedDict()
 _BURN_IN_CACHE_SIZE = 8
-SERVICE_OF_STATE = {State.METHADONE: Service.METHADONE, State.RECOVERY: Service.RECOVERY,
-                    State.RESIDENTIAL: Service.RESIDENTIAL, State.DETAINED: Service.DETAINED}
+SERVICE_OF_STATE = {
+    State.METHADONE: Service.METHADONE,
+    State.RECOVERY: Service.RECOVERY,
+    State.RESIDENTIAL: Service.RESIDENTIAL,
+    State.DETAINED: Service.DETAINED,
+}
 
 
 def status_quo_config(cfg: Config) -> Config:
@@ -59,8 +63,11 @@ def burn_in_key(cfg: Config, replicate: int) -> str:
     # kinds (a sweep resumed after an upgrade) is simulated again, never misread
     from .states import EVENT_NAMES
 
-    d["model"] = {"processes": [p.name for p in ASSEMBLY.processes],
-                  "columns": sorted(ASSEMBLY.columns), "events": list(EVENT_NAMES)}
+    d["model"] = {
+        "processes": [p.name for p in ASSEMBLY.processes],
+        "columns": sorted(ASSEMBLY.columns),
+        "events": list(EVENT_NAMES),
+    }
     blob = json.dumps(d, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
@@ -107,11 +114,19 @@ class DiversionModel(mesa.Model):
 
     assembly: Assembly = ASSEMBLY  # the processes (processes/registry.py), assembled once
 
-    def __init__(self, cfg: Config | None = None, replicate: int = 0,
-                 burn_in_dir: str | Path | None = None, *, scenario: str | None = None,
-                 population: str | None = None, years: float | None = None,
-                 seed: int | None = None, overrides: list[str] | tuple[str, ...] = (),
-                 **keys: object) -> None:
+    def __init__(
+        self,
+        cfg: Config | None = None,
+        replicate: int = 0,
+        burn_in_dir: str | Path | None = None,
+        *,
+        scenario: str | None = None,
+        population: str | None = None,
+        years: float | None = None,
+        seed: int | None = None,
+        overrides: list[str] | tuple[str, ...] = (),
+        **keys: object,
+    ) -> None:
         if cfg is None:  # Mesa style: DiversionModel(scenario="pilot_diversion", years=2, seed=1)
             from .config import compose_config
 
@@ -124,9 +139,11 @@ class DiversionModel(mesa.Model):
         elif scenario or population or years is not None or seed is not None or overrides or keys:
             from .errors import ConfigError
 
-            raise ConfigError("DiversionModel takes either a Config or keyword settings (scenario=, "
-                              "population=, years=, seed=, overrides=), not both; change a Config "
-                              "with diversion_sim.config.with_values")
+            raise ConfigError(
+                "DiversionModel takes either a Config or keyword settings (scenario=, "
+                "population=, years=, seed=, overrides=), not both; change a Config "
+                "with diversion_sim.config.with_values"
+            )
         else:
             from .params import validate
 
@@ -182,7 +199,7 @@ class DiversionModel(mesa.Model):
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-                np.savez(tmp, **snap)
+                np.savez(tmp, **snap)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
                 os.replace(tmp, path)  # atomic: concurrent writers write the same content
         _BURN_IN_CACHE[key] = snap
         _BURN_IN_CACHE.move_to_end(key)
@@ -191,12 +208,15 @@ class DiversionModel(mesa.Model):
         cols = {k[4:]: v for k, v in snap.items() if k.startswith("pop.")}
         self.pop = Population.restore(cols, self.assembly.columns)
         self.n_created = int(snap["n_created"])
-        self.wards = Wards(district=snap["wards.district"].copy(), weight=snap["wards.weight"].copy(),
-                           n_coordinators=snap["wards.n_coordinators"].copy())
-        self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
-                            for k in CENTRE_KINDS}
-        self.burn_in_weekly = (pd.DataFrame(snap["burn.states"], columns=STATE_COLUMNS)
-                               .assign(week=snap["burn.week"]))
+        self.wards = Wards(
+            district=snap["wards.district"].copy(),
+            weight=snap["wards.weight"].copy(),
+            n_coordinators=snap["wards.n_coordinators"].copy(),
+        )
+        self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k]) for k in CENTRE_KINDS}
+        self.burn_in_weekly = pd.DataFrame(snap["burn.states"], columns=STATE_COLUMNS).assign(
+            week=snap["burn.week"]
+        )
         self.week = 0
         centres.reset_occupancy(self)
 
@@ -211,10 +231,10 @@ class DiversionModel(mesa.Model):
             n_start = [max(int(round(n * shrink)), 1) for n in self.cfg.population.n_people_by_district]
             rng = np.random.default_rng(pop_seed)
             self.pop, self.wards = create_population(self, n_start, rng, self.assembly.columns)
-            self.ward_centre = {k: centres.ward_centres(self.wards.n, self.n_centres[k])
-                                for k in CENTRE_KINDS}
-            self.metrics = Recorder(self.burn_weeks, False, self.assembly.weekly,
-                                    first_week=-self.burn_weeks)
+            self.ward_centre = {
+                k: centres.ward_centres(self.wards.n, self.n_centres[k]) for k in CENTRE_KINDS
+            }
+            self.metrics = Recorder(self.burn_weeks, False, self.assembly.weekly, first_week=-self.burn_weeks)
             self._initial_schedule(rng)
             self._record()
             while self.week < 0:
@@ -223,10 +243,16 @@ class DiversionModel(mesa.Model):
             self.cfg = run_cfg
         keep = np.flatnonzero(ALIVE_PRESENT[self.pop.state])
         snap = {f"pop.{k}": v for k, v in self.pop.snapshot(keep).items()}
-        snap.update({"wards.district": self.wards.district, "wards.weight": self.wards.weight,
-                     "wards.n_coordinators": self.wards.n_coordinators,
-                     "burn.states": self.metrics.states, "n_created": np.array(self.n_created),
-                     "burn.week": np.arange(-self.burn_weeks, 1, dtype=np.int32)})
+        snap.update(
+            {
+                "wards.district": self.wards.district,
+                "wards.weight": self.wards.weight,
+                "wards.n_coordinators": self.wards.n_coordinators,
+                "burn.states": self.metrics.states,
+                "n_created": np.array(self.n_created),
+                "burn.week": np.arange(-self.burn_weeks, 1, dtype=np.int32),
+            }
+        )
         return snap
 
     def _switch(self) -> None:
@@ -339,7 +365,7 @@ class DiversionModel(mesa.Model):
         (results must not depend on it: draws are keyed by person, capacity ties by row)."""
         return idx if self._shuffle is None else self._shuffle.permutation(idx)
 
-    def log(self, kind: Event, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
+    def log(self, kind: int, idx: np.ndarray, info: np.ndarray | int = 0) -> None:
         """Record ``kind`` for the people ``idx`` this week (event table and weekly flows)."""
         self.metrics.log(self.week, kind, idx, info)
 
@@ -384,17 +410,33 @@ class DiversionModel(mesa.Model):
         rec, p = self.metrics, self.pop
         open_ = np.flatnonzero((p.exit_type != 0) & (p.exit_week >= 0))
         saved = rec.episodes.n
-        rec.episodes.add(person=open_, exit_type=p.exit_type[open_], exit_week=p.exit_week[open_],
-                         weeks=self.week - p.exit_week[open_], observed=np.zeros(open_.size, bool),
-                         linked=p.linked[open_], drug=p.drug[open_])
+        rec.episodes.add(
+            person=open_,
+            exit_type=p.exit_type[open_],
+            exit_week=p.exit_week[open_],
+            weeks=self.week - p.exit_week[open_],
+            observed=np.zeros(open_.size, bool),
+            linked=p.linked[open_],
+            drug=p.drug[open_],
+        )
         treat = np.flatnonzero(IS_TREATMENT[p.state] & (p.since >= 0))
         saved_spells = rec.spells.n
-        rec.spells.add(person=treat, state=p.state[treat], start_week=p.since[treat],
-                       weeks=self.week - p.since[treat], end=SPELL_OPEN)
+        rec.spells.add(
+            person=treat,
+            state=p.state[treat],
+            start_week=p.since[treat],
+            weeks=self.week - p.since[treat],
+            end=SPELL_OPEN,
+        )
         try:
             metrics = run_metrics(self)
             episodes, spells = rec.episodes_frame(), rec.spells_frame()
         finally:
             rec.episodes.n, rec.spells.n = saved, saved_spells
-        return RunResult(weekly=rec.weekly_frame(), events=rec.events_frame(),
-                         episodes=episodes, metrics=metrics, spells=spells)
+        return RunResult(
+            weekly=rec.weekly_frame(),
+            events=rec.events_frame(),
+            episodes=episodes,
+            metrics=metrics,
+            spells=spells,
+        )

@@ -24,7 +24,7 @@ import functools
 import math
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import MISSING
 
@@ -42,16 +42,21 @@ class Regime:
 
 
 REGIMES = {
-    "compulsory": Regime(False, False, "police compile a dossier at the third positive test "
-                         "(Law 15/2012 art. 103); no coordinators"),
-    "diversion": Regime(True, True, "police refer to ward coordinators, who assess and plan "
-                        "community treatment (the Hanoi pilot, seed 004)"),
+    "compulsory": Regime(
+        False,
+        False,
+        "police compile a dossier at the third positive test (Law 15/2012 art. 103); no coordinators",
+    ),
+    "diversion": Regime(
+        True,
+        True,
+        "police refer to ward coordinators, who assess and plan "
+        "community treatment (the Hanoi pilot, seed 004)",
+    ),
 }
 AGENT_MODES = ("eager", "persons", "lazy")
 MOVES = ("out_in", "between_wards")
 CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
-
-
 
 
 # --------------------------------------------------------------------------- schema
@@ -176,7 +181,9 @@ class MortalityParams:
 @dataclass
 class MovementParams:
     rate_move: float = MISSING  # per week while in the community
-    rate_move_in: float | None = MISSING  # per person-year of the trended register (out_in populations); None: matched to rate_move
+    rate_move_in: float | None = (
+        MISSING  # per person-year of the trended register (out_in populations); None: matched to rate_move
+    )
 
 
 @dataclass
@@ -216,15 +223,22 @@ def _process_sections() -> list[tuple[str, type, Any]]:
     """The parameter sections the processes declare (``Process.params``)."""
     from .processes.registry import PROCESSES
 
-    return [(p.name, p.params, field(default_factory=p.params)) for p in PROCESSES
-            if p.params is not None]
+    return [(p.name, p.params, field(default_factory=p.params)) for p in PROCESSES if p.params is not None]
 
 
 # The model's parameters: the core sections above plus one section per process that declares
 # its own (``params.<process name>``), assembled from processes/registry.py.
-ModelParams = make_dataclass("ModelParams", _process_sections(), bases=(CoreParams,))
-ModelParams.__module__ = __name__
-ModelParams.__doc__ = "Model parameters: the core sections and each process's own section."
+if TYPE_CHECKING:
+
+    class ModelParams(CoreParams):
+        """To a type checker: the core sections, and any process's section by its name."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    ModelParams = make_dataclass("ModelParams", _process_sections(), bases=(CoreParams,))
+    ModelParams.__module__ = __name__
+    ModelParams.__doc__ = "Model parameters: the core sections and each process's own section."
 
 
 @dataclass
@@ -325,8 +339,12 @@ def _is_number(v: Any) -> bool:
 
 def _check_scalar(key: str, name: str, v: Any) -> None:
     if v is None:
-        if name in ("n_capacity", "posterior_file", "p_linked_methadone",
-                    "rate_move_in"):  # null has a meaning
+        if name in (
+            "n_capacity",
+            "posterior_file",
+            "p_linked_methadone",
+            "rate_move_in",
+        ):  # null has a meaning
             return
         _fail(key, v, "a value is required")
     if isinstance(v, (str, bool)):
@@ -342,8 +360,12 @@ def _check_scalar(key: str, name: str, v: Any) -> None:
     elif name.startswith("n_"):
         if v < 0:
             _fail(key, v, "a count must be >= 0")
-        if name not in ("n_coordinators_per_ward", "n_mean_prior_detentions",
-                        "n_hours_per_month", "n_support_staff_per_district") and v != int(v):
+        if name not in (
+            "n_coordinators_per_ward",
+            "n_mean_prior_detentions",
+            "n_hours_per_month",
+            "n_support_staff_per_district",
+        ) and v != int(v):
             _fail(key, v, "a count must be a whole number")
     elif name.startswith(("shape_", "scale_")):
         if v <= 0:
@@ -366,8 +388,12 @@ def _walk(node: Any, prefix: str) -> None:
                 if len(v) != 2:
                     _fail(key, v, "a range must be [min, max]")
                 if v[0] > v[1]:
-                    _fail(key, v, "a range must be ordered [min, max] with min <= max",
-                          f"Did you mean {_show([v[1], v[0]])}?")
+                    _fail(
+                        key,
+                        v,
+                        "a range must be ordered [min, max] with min <= max",
+                        f"Did you mean {_show([v[1], v[0]])}?",
+                    )
         else:
             _check_scalar(key, f.name, v)
 
@@ -386,8 +412,11 @@ def validate(cfg: Config) -> Config:
     if cfg.years <= 0:
         _fail("years", cfg.years, "the horizon must be > 0 years")
     if round(cfg.years * 52) < 1:
-        _fail("years", cfg.years, "the horizon must be at least one week (years >= 0.0096): "
-              "a shorter one simulates no week at all")
+        _fail(
+            "years",
+            cfg.years,
+            "the horizon must be at least one week (years >= 0.0096): a shorter one simulates no week at all",
+        )
     if cfg.burn_in_years < 0:
         _fail("burn_in_years", cfg.burn_in_years, "the burn-in must be >= 0 years")
     if cfg.replicates < 1:
@@ -395,47 +424,71 @@ def validate(cfg: Config) -> Config:
     if not 0 <= cfg.seed < 2**63:
         _fail("seed", cfg.seed, "a seed is a whole number from 0 to 2**63 - 1")
     _check_limits(cfg)
-    for key, regime in (("scenario.regime", sc.regime), ("status_quo.regime",
-                                                          cfg.status_quo.regime)):
+    for key, regime in (("scenario.regime", sc.regime), ("status_quo.regime", cfg.status_quo.regime)):
         if regime not in REGIMES:
-            _fail(key, regime, f"one of {list(REGIMES)} (" + "; ".join(
-                f"{k}: {r.description}" for k, r in REGIMES.items()) + ")")
+            _fail(
+                key,
+                regime,
+                f"one of {list(REGIMES)} ("
+                + "; ".join(f"{k}: {r.description}" for k, r in REGIMES.items())
+                + ")",
+            )
     if pop.moves not in MOVES:
         _fail("population.moves", pop.moves, f"one of {list(MOVES)}")
     if cfg.status_quo.regime != "compulsory":
-        _fail("status_quo.regime", cfg.status_quo.regime,
-              "the status quo (the burn-in before week 0) is the compulsory regime")
+        _fail(
+            "status_quo.regime",
+            cfg.status_quo.regime,
+            "the status quo (the burn-in before week 0) is the compulsory regime",
+        )
     if pop.agents not in AGENT_MODES:
         _fail("population.agents", pop.agents, f"one of {list(AGENT_MODES)}")
     k = len(pop.district_names)
     if not (len(pop.n_people_by_district) == k == len(pop.n_wards_by_district)) or k == 0:
-        _fail("population.n_people_by_district", pop.n_people_by_district,
-              "one entry per district in population.district_names, and at least one district")
+        _fail(
+            "population.n_people_by_district",
+            pop.n_people_by_district,
+            "one entry per district in population.district_names, and at least one district",
+        )
     if sum(pop.n_people_by_district) < 1:
-        _fail("population.n_people_by_district", pop.n_people_by_district,
-              "the population must hold at least one person")
+        _fail(
+            "population.n_people_by_district",
+            pop.n_people_by_district,
+            "the population must hold at least one person",
+        )
     if len(pop.p_engage_by_district) != k:
-        _fail("population.p_engage_by_district", pop.p_engage_by_district,
-              f"one share per district in population.district_names ({k})")
+        _fail(
+            "population.p_engage_by_district",
+            pop.p_engage_by_district,
+            f"one share per district in population.district_names ({k})",
+        )
     for i, nw in enumerate(pop.n_wards_by_district):
         if nw < 1:
             _fail(f"population.n_wards_by_district[{i}]", nw, "every district needs >= 1 ward")
-    shares = [pop.share_init_using, pop.share_init_abstinent, pop.share_init_methadone,
-              pop.share_init_detained]
+    shares = [
+        pop.share_init_using,
+        pop.share_init_abstinent,
+        pop.share_init_methadone,
+        pop.share_init_detained,
+    ]
     if abs(sum(shares) - 1.0) > 1e-6:
         _fail("population.share_init_*", shares, "the initial state shares must sum to 1")
     opts, probs = par.treatment.dur_recovery_options, par.treatment.p_recovery_options
     if len(opts) != len(probs) or not opts:
-        _fail("params.treatment.p_recovery_options", probs,
-              "one probability per entry of dur_recovery_options")
+        _fail(
+            "params.treatment.p_recovery_options", probs, "one probability per entry of dur_recovery_options"
+        )
     if abs(sum(probs) - 1.0) > 1e-6:
         _fail("params.treatment.p_recovery_options", probs, "the probabilities must sum to 1")
     c = par.coordination
     plan = c.p_plan_recovery + c.p_plan_residential
     if plan > 1.0 + 1e-9:
-        _fail("params.coordination.p_plan_recovery", c.p_plan_recovery,
-              f"p_plan_recovery + p_plan_residential (= {plan:.3g}) must be <= 1: both are shares "
-              "of the clients not sent to methadone/ATS treatment")
+        _fail(
+            "params.coordination.p_plan_recovery",
+            c.p_plan_recovery,
+            f"p_plan_recovery + p_plan_residential (= {plan:.3g}) must be <= 1: both are shares "
+            "of the clients not sent to methadone/ATS treatment",
+        )
     from .processes.registry import PROCESSES
 
     for proc in PROCESSES:  # each process's own cross-field rules
@@ -443,24 +496,33 @@ def validate(cfg: Config) -> Config:
             proc.check(getattr(par, proc.name))
     rules = REGIMES[sc.regime]
     if rules.coordinators and sc.n_coordinators_per_ward <= 0:
-        _fail("scenario.n_coordinators_per_ward", sc.n_coordinators_per_ward,
-              "the diversion regime refers people to coordinators, so it needs > 0 per ward")
-    if rules.coordinators and (c.rate_assess * sc.rel_assess_capacity <= 0
-                                     or c.n_caseload_max <= 0):
-        _fail("params.coordination.rate_assess", c.rate_assess,
-              "under diversion coordinators must be able to assess (> 0 per week, caseload > 0)")
+        _fail(
+            "scenario.n_coordinators_per_ward",
+            sc.n_coordinators_per_ward,
+            "the diversion regime refers people to coordinators, so it needs > 0 per ward",
+        )
+    if rules.coordinators and (c.rate_assess * sc.rel_assess_capacity <= 0 or c.n_caseload_max <= 0):
+        _fail(
+            "params.coordination.rate_assess",
+            c.rate_assess,
+            "under diversion coordinators must be able to assess (> 0 per week, caseload > 0)",
+        )
     return cfg
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
 def _limit(key: str, value: float, bound: float, name: str) -> None:
     if value > bound:
-        _fail(key, value, f"at most {_show(bound)} (limits.{name}, a guard against typos; raise it "
-              f"with limits.{name}=... if you mean it)")
+        _fail(
+            key,
+            value,
+            f"at most {_show(bound)} (limits.{name}, a guard against typos; raise it "
+            f"with limits.{name}=... if you mean it)",
+        )
 
 
 def _check_limits(cfg: Config) -> None:
@@ -469,10 +531,8 @@ def _check_limits(cfg: Config) -> None:
     _limit("years", cfg.years, lim.max_years, "max_years")
     _limit("burn_in_years", cfg.burn_in_years, lim.max_years, "max_years")
     _limit("replicates", cfg.replicates, lim.max_replicates, "max_replicates")
-    _limit("population.n_people_by_district", sum(pop.n_people_by_district), lim.max_people,
-           "max_people")
-    _limit("population.n_wards_by_district", sum(pop.n_wards_by_district), lim.max_wards,
-           "max_wards")
+    _limit("population.n_people_by_district", sum(pop.n_people_by_district), lim.max_people, "max_people")
+    _limit("population.n_wards_by_district", sum(pop.n_wards_by_district), lim.max_wards, "max_wards")
 
     def walk(node: Any, prefix: str) -> None:
         for f in fields(node):
@@ -480,12 +540,15 @@ def _check_limits(cfg: Config) -> None:
             key = f"{prefix}{f.name}"
             if is_dataclass(v):
                 walk(v, key + ".")
-            elif f.name.startswith("n_") and key not in ("population.n_people_by_district",
-                                                          "population.n_wards_by_district"):
+            elif f.name.startswith("n_") and key not in (
+                "population.n_people_by_district",
+                "population.n_wards_by_district",
+            ):
                 for i, x in enumerate(v if isinstance(v, list) else [v]):
                     if _is_number(x):
-                        _limit(key if not isinstance(v, list) else f"{key}[{i}]", x,
-                               lim.max_count, "max_count")
+                        _limit(
+                            key if not isinstance(v, list) else f"{key}[{i}]", x, lim.max_count, "max_count"
+                        )
 
     for section in ("population", "scenario", "status_quo", "params"):
         walk(getattr(cfg, section), section + ".")
@@ -508,8 +571,10 @@ def unknown_key_message(key: str) -> str:
         if part not in known:
             close = difflib.get_close_matches(part, list(known), n=1)
             hint = f" Did you mean '{'.'.join(parts[:i] + close)}'?" if close else ""
-            return (f"config key '{'.'.join(parts[:i + 1])}' is not allowed: there is no such key; "
-                    f"valid keys here are {sorted(known)}.{hint}")
+            return (
+                f"config key '{'.'.join(parts[: i + 1])}' is not allowed: there is no such key; "
+                f"valid keys here are {sorted(known)}.{hint}"
+            )
         node = _field_type(node, known[part])
         if not is_dataclass(node):
             break
@@ -530,7 +595,7 @@ def _reject_unknown(node: Any, schema: type, prefix: str) -> None:
             raise ConfigError(unknown_key_message(f"{prefix}{key}"))
         sub = _field_type(schema, known[key])
         if is_dataclass(sub):
-            _reject_unknown(node[key], sub, f"{prefix}{key}.")
+            _reject_unknown(node[key], cast(type, sub), f"{prefix}{key}.")
 
 
 def to_config(cfg: Any) -> Config:
@@ -541,11 +606,13 @@ def to_config(cfg: Any) -> Config:
     _reject_unknown(cfg, Config, "")  # `+key=value` bypasses the schema (STACK.md): check here
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Config), cfg)
-        obj = OmegaConf.to_object(merged)
+        obj = cast(Config, OmegaConf.to_object(merged))
     except OmegaConfBaseException as exc:  # unknown key, wrong type, missing value
         key = getattr(exc, "full_key", None) or "?"
         first = str(exc).splitlines()[0]
-        raise ConfigError(f"config key '{key}' is not valid: {first}. "
-                          "Check its spelling and type against configs/ (docs/parameters.md "
-                          "lists every key).") from None
+        raise ConfigError(
+            f"config key '{key}' is not valid: {first}. "
+            "Check its spelling and type against configs/ (docs/parameters.md "
+            "lists every key)."
+        ) from None
     return validate(obj)

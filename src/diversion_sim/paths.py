@@ -18,7 +18,7 @@ def safe_name(name: Any, max_len: int = 80) -> str:
     out = re.sub(r"[^A-Za-z0-9._=+-]", "_", text).lstrip(".") or "_"
     out = re.sub(r"\.\.+", "_", out)
     if len(out) > max_len or out != text:  # changed or cut: keep names apart with a hash
-        out = f"{out[:max_len - 11]}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+        out = f"{out[: max_len - 11]}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
     return out
 
 

@@ -89,6 +89,10 @@ class Population:
         self._buf: dict[str, np.ndarray] = {}
         self.append(n)
 
+    if TYPE_CHECKING:  # the columns are attributes set by append(), one array each
+
+        def __getattr__(self, name: str) -> np.ndarray: ...
+
     def append(self, k: int) -> np.ndarray:
         """Add ``k`` rows with their new-row values; returns their row numbers."""
         n, need = self.n, self.n + int(k)
@@ -116,8 +120,9 @@ class Population:
         return {name: getattr(self, name)[sel].copy() for name in self.columns}
 
     @classmethod
-    def restore(cls, cols: dict[str, np.ndarray],
-                columns: dict[str, tuple[str, Any]] | None = None) -> Population:
+    def restore(
+        cls, cols: dict[str, np.ndarray], columns: dict[str, tuple[str, Any]] | None = None
+    ) -> Population:
         p = cls(0, columns)
         n = len(cols["state"])
         p.append(n)
@@ -126,8 +131,9 @@ class Population:
         return p
 
 
-def _ward_sizes(cfg: Config, n_by_district: list[int], rng: np.random.Generator
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ward_sizes(
+    cfg: Config, n_by_district: list[int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Assign people to wards: within each district, multinomial over gamma-distributed weights."""
     pop = cfg.population
     wards, districts, weights = [], [], []
@@ -177,9 +183,10 @@ def draw_history(m, rows: np.ndarray, since_release_max: int) -> None:
     ever = u[0] < pp.p_ever_detained
     mu = max(pp.n_mean_prior_detentions - 1.0, 0.0)
     k = np.arange(30)
-    logpmf = k * np.log(mu) - mu - np.cumsum(np.log(np.maximum(k, 1))) if mu > 0 else None
-    extra = (np.searchsorted(np.cumsum(np.exp(logpmf)), u[1] * (1 - 1e-12), side="right")
-             if mu > 0 else np.zeros(rows.size, np.int64))
+    extra = np.zeros(rows.size, np.int64)
+    if mu > 0:
+        logpmf = k * np.log(mu) - mu - np.cumsum(np.log(np.maximum(k, 1)))
+        extra = np.searchsorted(np.cumsum(np.exp(logpmf)), u[1] * (1 - 1e-12), side="right")
     p.n_detentions[rows] = np.where(ever, 1 + extra, 0)
     since = 1 + np.floor(u[2] * since_release_max).astype(np.int32)
     p.release_week[rows] = np.where(ever, m.week - since, FAR_PAST)
@@ -187,9 +194,9 @@ def draw_history(m, rows: np.ndarray, since_release_max: int) -> None:
     p.tolerance_kind[rows] = np.where(ever, Tolerance.RELEASE, Tolerance.NONE)
 
 
-def create_population(m, n_by_district: list[int], rng: np.random.Generator,
-                      columns: dict[str, tuple[str, Any]] | None = None
-                      ) -> tuple[Population, Wards]:
+def create_population(
+    m, n_by_district: list[int], rng: np.random.Generator, columns: dict[str, tuple[str, Any]] | None = None
+) -> tuple[Population, Wards]:
     """Draw the register at the start (of the burn-in). Ward sizes use ``rng``; every per-person
     value is a keyed draw (:mod:`~diversion_sim.streams`), so replicate r of every scenario
     starts from the same people."""
@@ -198,9 +205,11 @@ def create_population(m, n_by_district: list[int], rng: np.random.Generator,
     ward, district, weight = _ward_sizes(cfg, n_by_district, rng)
     n = ward.shape[0]
     p = m.pop = Population(n, columns)
-    wards = Wards(district=district, weight=weight,
-                  n_coordinators=np.full(district.shape[0], cfg.scenario.n_coordinators_per_ward,
-                                         np.float32))
+    wards = Wards(
+        district=district,
+        weight=weight,
+        n_coordinators=np.full(district.shape[0], cfg.scenario.n_coordinators_per_ward, np.float32),
+    )
     p.ward[:] = ward
     rows = np.arange(n)
     p.uid[:] = rows
@@ -208,8 +217,9 @@ def create_population(m, n_by_district: list[int], rng: np.random.Generator,
     draw_attributes(m, rows, pp.p_opioid)
     draw_history(m, rows, int(pp.dur_since_release_init))
 
-    shares = np.array([pp.share_init_using, pp.share_init_abstinent, pp.share_init_methadone,
-                       pp.share_init_detained])
+    shares = np.array(
+        [pp.share_init_using, pp.share_init_abstinent, pp.share_init_methadone, pp.share_init_detained]
+    )
     states = np.array([State.USING, State.ABSTINENT, State.METHADONE, State.DETAINED], np.int8)
     u = m.streams.uniform("initial_state", rows, ATTRIBUTE_WEEK)
     s = states[np.searchsorted(np.cumsum(shares), u * shares.sum(), side="right").clip(0, 3)]

@@ -10,11 +10,11 @@ release (Kaplan-Meier over all replicates), the service cascade, and people in e
 from __future__ import annotations
 
 import argparse
-from typing import Any
 import html
 import json
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,28 +27,55 @@ from .sweep import REFERENCE, SweepError
 
 LABEL = {r.name: r.label for r in RESULTS}
 UNIT = {r.name: r.unit for r in RESULTS}
-HEADLINE = ["cum_admissions", "person_years_detained", "cost_total_vnd", "relapse_52w_release",
-            "relapse_52w_any", "share_assessed", "share_methadone", "share_hiv_test", "share_legal",
-            "drug_free_weeks_per_person", "share_weeks_using_on_methadone", "deaths",
-            "overdose_deaths_after_exit",
-            "coordinator_caseload_ratio"]
-CASCADE = ["share_referred", "share_assessed", "share_methadone", "share_recovery", "share_hiv_test",
-           "share_legal", "share_detained"]
-STATES = {"n_using": "using", "n_abstinent": "abstinent", "n_referred": "waiting for coordinator",
-          "n_methadone": "on methadone", "n_recovery": "recovery support",
-          "n_residential": "voluntary residential", "n_detained": "detained"}
+HEADLINE = [
+    "cum_admissions",
+    "person_years_detained",
+    "cost_total_vnd",
+    "relapse_52w_release",
+    "relapse_52w_any",
+    "share_assessed",
+    "share_methadone",
+    "share_hiv_test",
+    "share_legal",
+    "drug_free_weeks_per_person",
+    "share_weeks_using_on_methadone",
+    "deaths",
+    "overdose_deaths_after_exit",
+    "coordinator_caseload_ratio",
+]
+CASCADE = [
+    "share_referred",
+    "share_assessed",
+    "share_methadone",
+    "share_recovery",
+    "share_hiv_test",
+    "share_legal",
+    "share_detained",
+]
+STATES = {
+    "n_using": "using",
+    "n_abstinent": "abstinent",
+    "n_referred": "waiting for coordinator",
+    "n_methadone": "on methadone",
+    "n_recovery": "recovery support",
+    "n_residential": "voluntary residential",
+    "n_detained": "detained",
+}
 
 
 def _read(root: Path, name: str) -> pd.DataFrame:
     path = root / name
     if not path.is_file():
-        raise SweepError(f"{path} is missing: this is not a summarised sweep folder. Run "
-                         f"diversion-sim-summary {root} first (it rebuilds the tables).")
+        raise SweepError(
+            f"{path} is missing: this is not a summarised sweep folder. Run "
+            f"diversion-sim-summary {root} first (it rebuilds the tables)."
+        )
     try:
         return pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
     except Exception as exc:  # pyarrow/pandas raise several types for damaged files
-        raise SweepError(f"cannot read {path}: {exc}. Rebuild it with diversion-sim-summary "
-                         f"{root}.") from None
+        raise SweepError(
+            f"cannot read {path}: {exc}. Rebuild it with diversion-sim-summary {root}."
+        ) from None
 
 
 def _order(root: Path, scenarios: list[str]) -> list[str]:
@@ -70,8 +97,15 @@ def _fmt(v: float, unit: str) -> str:
 
 
 def _signed(d: float, unit: str) -> str:
-    return (f"{100 * d:+.1f} pp" if unit == "share" else f"{d / 1e9:+,.2f} bn" if unit == "VND"
-            else f"{d:+,.3g}" if abs(d) < 1000 else f"{d:+,.0f}")
+    return (
+        f"{100 * d:+.1f} pp"
+        if unit == "share"
+        else f"{d / 1e9:+,.2f} bn"
+        if unit == "VND"
+        else f"{d:+,.3g}"
+        if abs(d) < 1000
+        else f"{d:+,.0f}"
+    )
 
 
 def _diff(r: Any, unit: str) -> str:
@@ -112,8 +146,14 @@ def fig_differences(summary: pd.DataFrame, order: list[str], path: Path) -> bool
     if REFERENCE not in order or len(order) < 2 or "diff_mean" not in summary:
         return False
     plt, sns = _setup()
-    metrics = ["cum_admissions", "person_years_detained", "relapse_52w_any", "share_methadone",
-               "drug_free_weeks_per_person", "deaths"]
+    metrics = [
+        "cum_admissions",
+        "person_years_detained",
+        "relapse_52w_any",
+        "share_methadone",
+        "drug_free_weeks_per_person",
+        "deaths",
+    ]
     s = summary[summary["metric"].isin(metrics) & (summary["scenario"] != REFERENCE)]
     others = [o for o in order if o != REFERENCE]
     fig, axes = plt.subplots(2, 3, figsize=(13, 6), squeeze=False)
@@ -146,8 +186,9 @@ def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
         return False
     ncol = min(4, len(others))
     nrow = int(np.ceil(len(others) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.3 * ncol, 2.9 * nrow), squeeze=False,
-                             sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(3.3 * ncol, 2.9 * nrow), squeeze=False, sharex=True, sharey=True
+    )
     pal = dict(zip(order, sns.color_palette("tab10", len(order))))
     ref = ep[ep["scenario"] == REFERENCE]
     for ax, sc in zip(axes.flat, others):
@@ -163,8 +204,12 @@ def fig_relapse(episodes: pd.DataFrame, order: list[str], path: Path) -> bool:
         ax.set_xlabel("weeks since release")
         ax.set_ylabel("share not yet relapsed")
         ax.legend(fontsize=7, loc="upper right")
-    fig.suptitle("Relapse-free survival after release from a compulsory centre, each scenario "
-                 f"against {REFERENCE} (black, dashed): Kaplan-Meier, 90% interval", y=1.01, fontsize=10)
+    fig.suptitle(
+        "Relapse-free survival after release from a compulsory centre, each scenario "
+        f"against {REFERENCE} (black, dashed): Kaplan-Meier, 90% interval",
+        y=1.01,
+        fontsize=10,
+    )
     finish(fig, path, axes=axes, used=len(others))
     return True
 
@@ -175,8 +220,17 @@ def fig_cascade(runs: pd.DataFrame, order: list[str], path: Path) -> None:
     d["service"] = d["metric"].map(lambda m: textwrap.fill(LABEL[m].replace("Ever ", ""), 18))
     d["percent"] = 100 * d["value"]
     fig, ax = plt.subplots(figsize=(12, 4.8))
-    sns.barplot(d, x="service", y="percent", hue="scenario", hue_order=order, errorbar=("pi", 90),
-                ax=ax, palette="tab10", err_kws={"linewidth": 1})
+    sns.barplot(
+        d,
+        x="service",
+        y="percent",
+        hue="scenario",
+        hue_order=order,
+        errorbar=("pi", 90),
+        ax=ax,
+        palette="tab10",
+        err_kws={"linewidth": 1},
+    )
     ax.set_xlabel("")
     ax.set_ylabel("% of registered PWUD, over the run")
     ax.set_title("Service cascade by scenario (mean, 90% interval over replicates)")
@@ -188,8 +242,9 @@ def fig_cascade(runs: pd.DataFrame, order: list[str], path: Path) -> None:
 def fig_occupancy(weekly: pd.DataFrame, order: list[str], path: Path) -> None:
     plt, sns = _setup()
     cols = [c for c in STATES if c in weekly.columns]
-    long = weekly.melt(id_vars=["scenario", "replicate", "week"], value_vars=cols, var_name="state",
-                       value_name="people")
+    long = weekly.melt(
+        id_vars=["scenario", "replicate", "week"], value_vars=cols, var_name="state", value_name="people"
+    )
     long["state"] = long["state"].map(STATES)
     g = long.groupby(["scenario", "state", "week"])["people"]
     agg = pd.DataFrame({"mean": g.mean(), "lo": g.quantile(0.05), "hi": g.quantile(0.95)}).reset_index()
@@ -212,24 +267,33 @@ def fig_occupancy(weekly: pd.DataFrame, order: list[str], path: Path) -> None:
     finish(fig, path, axes=axes, used=len(states))
 
 
-FAMILY = ["family_weeks_relative_using", "family_weeks_relative_detained",
-          "family_weeks_relative_treatment", "family_strain_mean", "cost_client_per_family_vnd",
-          "share_tests_family_insists", "family_insist_decisions", "family_strategies_adopted",
-          "family_strategies_given_up"]
+FAMILY = [
+    "family_weeks_relative_using",
+    "family_weeks_relative_detained",
+    "family_weeks_relative_treatment",
+    "family_strain_mean",
+    "cost_client_per_family_vnd",
+    "share_tests_family_insists",
+    "family_insist_decisions",
+    "family_strategies_adopted",
+    "family_strategies_given_up",
+]
 
 
 def _families_section(summary: pd.DataFrame, order: list[str]) -> str:
     if "family_strain_mean" not in set(summary["metric"]):
         return ""
-    return ("<h2>Families</h2><p>Families carry the strain of a relative's drug use and decide: "
-            "whether to ask for compulsory admission (the last resort after repeated failed "
-            "attempts, seed 000), which strategies to use after a release (close monitoring, "
-            "employment, conditional support) and when to give them up. Burden is given in weeks "
-            "with the relative using, detained or in treatment, per family over the run; strain "
-            "in weeks of recent use (it halves in half a year without use); out-of-pocket costs "
-            "are the co-payments of methadone and residential treatment. A decision counts when "
-            "it decided the route at a positive test (a dossier, a centre). Definitions and "
-            "sources: docs/ODD.md (Family).</p>" + _table(summary, order, FAMILY))
+    return (
+        "<h2>Families</h2><p>Families carry the strain of a relative's drug use and decide: "
+        "whether to ask for compulsory admission (the last resort after repeated failed "
+        "attempts, seed 000), which strategies to use after a release (close monitoring, "
+        "employment, conditional support) and when to give them up. Burden is given in weeks "
+        "with the relative using, detained or in treatment, per family over the run; strain "
+        "in weeks of recent use (it halves in half a year without use); out-of-pocket costs "
+        "are the co-payments of methadone and residential treatment. A decision counts when "
+        "it decided the route at a positive test (a dossier, a centre). Definitions and "
+        "sources: docs/ODD.md (Family).</p>" + _table(summary, order, FAMILY)
+    )
 
 
 def _cells(summary: pd.DataFrame, metric: str, order: list[str], unit: str) -> str:
@@ -278,14 +342,24 @@ def fig_ce_plane(runs: pd.DataFrame, order: list[str], path: Path) -> bool:
     for sc in [o for o in order if o != REFERENCE]:
         d = pairs[pairs["scenario"] == sc]
         ax.scatter(d[f"d_{metric}"], d[f"d_{COST}"] / 1e9, s=16, alpha=0.7, color=pal[sc], label=sc)
-        ax.scatter(d[f"d_{metric}"].mean(), d[f"d_{COST}"].mean() / 1e9, s=90, marker="X",
-                   color=pal[sc], edgecolor="black", linewidth=0.6, zorder=3)
+        ax.scatter(
+            d[f"d_{metric}"].mean(),
+            d[f"d_{COST}"].mean() / 1e9,
+            s=90,
+            marker="X",
+            color=pal[sc],
+            edgecolor="black",
+            linewidth=0.6,
+            zorder=3,
+        )
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(f"drug-free person-years gained vs {REFERENCE} (discounted)")
     ax.set_ylabel(f"extra cost vs {REFERENCE} (bn VND, discounted)")
-    ax.set_title("Cost-effectiveness plane: one dot per paired replicate, X = mean\n"
-                 "(right of 0: more drug-free years; below 0: cheaper)")
+    ax.set_title(
+        "Cost-effectiveness plane: one dot per paired replicate, X = mean\n"
+        "(right of 0: more drug-free years; below 0: cheaper)"
+    )
     ax.legend(fontsize=8, loc="best")
     finish(fig, path)
     return True
@@ -305,18 +379,22 @@ def fig_ceac(accept: pd.DataFrame, order: list[str], path: Path, vnd_per_usd: fl
     ax.set_xlabel("willingness to pay per drug-free person-year (million VND)")
     ax.set_ylabel(f"share of replicates cost-effective vs {REFERENCE}")
     if vnd_per_usd:
-        sec = ax.secondary_xaxis("top", functions=(lambda x: x * 1e6 / vnd_per_usd,
-                                                   lambda x: x * vnd_per_usd / 1e6))
+        sec = ax.secondary_xaxis(
+            "top", functions=(lambda x: x * 1e6 / vnd_per_usd, lambda x: x * vnd_per_usd / 1e6)
+        )
         sec.set_xlabel("US$ per drug-free person-year")
     ax.legend(fontsize=8, loc="center right")
-    fig.suptitle("Cost-effectiveness acceptability: share of paired replicates in which the "
-                 "scenario's net benefit is positive", fontsize=10, y=1.02)
+    fig.suptitle(
+        "Cost-effectiveness acceptability: share of paired replicates in which the "
+        "scenario's net benefit is positive",
+        fontsize=10,
+        y=1.02,
+    )
     finish(fig, path)
     return True
 
 
-def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order: list[str],
-                   out: Path) -> str:
+def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: Path) -> str:
     """Costs by component and payer, the ICERs and the two figures; empty without costs."""
     from .economics import acceptability, icer_table
     from .processes.costs import COMPONENTS, LABELS, UNITS
@@ -327,9 +405,12 @@ def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order:
     year, rate, fx = info.get("price_year", "?"), info.get("rate_discount"), info.get("vnd_per_usd")
     disc = f"discounted at {100 * rate:.0f}% a year from week 0" if rate is not None else "discounted"
     rows = [(f"cost_{c}_vnd", f"{LABELS[c]} <small>(priced per {UNITS[c]})</small>") for c in COMPONENTS]
-    rows += [("cost_government_vnd", "<b>Government</b>"),
-             ("cost_client_vnd", "<b>Clients and families</b> (out of pocket)"),
-             ("cost_total_vnd", "<b>Total</b>"), ("cost_per_person_vnd", "Total per person")]
+    rows += [
+        ("cost_government_vnd", "<b>Government</b>"),
+        ("cost_client_vnd", "<b>Clients and families</b> (out of pocket)"),
+        ("cost_total_vnd", "<b>Total</b>"),
+        ("cost_per_person_vnd", "Total per person"),
+    ]
     body = []
     for metric, label in rows:
         body.append(f"<tr><th>{label}</th>{_cells(summary, metric, order, 'VND')}</tr>")
@@ -338,31 +419,39 @@ def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order:
     erows = []
     for r in econ.itertuples():
         unit = "bn VND"
-        icer = (f"{r.icer / 1e6:,.1f} million VND [{r.icer_q05 / 1e6:,.1f}, {r.icer_q95 / 1e6:,.1f}]"
-                + (f"<br><small>US$ {r.icer / fx:,.0f}</small>" if fx else "")
-                if np.isfinite(r.icer) else "&mdash;")
-        erows.append(f"<tr><th>{html.escape(r.scenario)}</th><td>{html.escape(r.effect)}</td>"
-                     f"<td>{r.d_cost_mean / 1e9:+,.2f} [{r.d_cost_q05 / 1e9:+,.2f}, {r.d_cost_q95 / 1e9:+,.2f}] {unit}</td>"
-                     f"<td>{r.d_effect_mean:+,.2f} [{r.d_effect_q05:+,.2f}, {r.d_effect_q95:+,.2f}]</td>"
-                     f"<td>{icer}</td><td style='text-align:left'>{html.escape(r.reading)}</td></tr>")
+        icer = (
+            f"{r.icer / 1e6:,.1f} million VND [{r.icer_q05 / 1e6:,.1f}, {r.icer_q95 / 1e6:,.1f}]"
+            + (f"<br><small>US$ {r.icer / fx:,.0f}</small>" if fx else "")
+            if np.isfinite(r.icer)
+            else "&mdash;"
+        )
+        erows.append(
+            f"<tr><th>{html.escape(r.scenario)}</th><td>{html.escape(r.effect)}</td>"
+            f"<td>{r.d_cost_mean / 1e9:+,.2f} [{r.d_cost_q05 / 1e9:+,.2f}, "
+            f"{r.d_cost_q95 / 1e9:+,.2f}] {unit}</td>"
+            f"<td>{r.d_effect_mean:+,.2f} [{r.d_effect_q05:+,.2f}, {r.d_effect_q95:+,.2f}]</td>"
+            f"<td>{icer}</td><td style='text-align:left'>{html.escape(r.reading)}</td></tr>"
+        )
     figs = ""
     if fig_ce_plane(runs, order, out / "ce_plane.png"):
         figs += "<img src='ce_plane.png' alt='Cost-effectiveness plane'>"
     if fig_ceac(acceptability(runs, REFERENCE), order, out / "ceac.png", fx or 0.0):
         figs += "<img src='ceac.png' alt='Cost-effectiveness acceptability curve'>"
-    return (f"<h2>Costs and cost-effectiveness</h2><p>VND of {year} (bn = thousand million), {disc}, "
-            f"by component and payer; US$ at {fx:,.0f} VND per US$. Each unit cost, its source, "
-            "currency and price year is in docs/parameters.md (<code>params.costs</code>); values "
-            "marked <i>assumption</i> there enter the sensitivity analysis.</p>"
-            f"<table><tr><th>component</th>{head}</tr>{''.join(body)}</table>"
-            "<h3>Incremental cost-effectiveness against the status quo</h3>"
-            "<p>Differences are paired replicate by replicate (mean, 90% interval). Effects: "
-            "drug-free person-years gained (discounted) and deaths averted. The ICER is the ratio "
-            "of the mean differences with a bootstrap 90% interval over replicate pairs; a scenario "
-            "that is cheaper and better is <i>dominant</i>, and an effect whose interval includes "
-            "0 gives no ICER.</p><table><tr><th>scenario</th><th>effect</th><th>extra cost</th>"
-            "<th>effect gained</th><th>cost per unit gained</th><th>reading</th></tr>"
-            f"{''.join(erows)}</table>{figs}")
+    return (
+        f"<h2>Costs and cost-effectiveness</h2><p>VND of {year} (bn = thousand million), {disc}, "
+        f"by component and payer; US$ at {fx:,.0f} VND per US$. Each unit cost, its source, "
+        "currency and price year is in docs/parameters.md (<code>params.costs</code>); values "
+        "marked <i>assumption</i> there enter the sensitivity analysis.</p>"
+        f"<table><tr><th>component</th>{head}</tr>{''.join(body)}</table>"
+        "<h3>Incremental cost-effectiveness against the status quo</h3>"
+        "<p>Differences are paired replicate by replicate (mean, 90% interval). Effects: "
+        "drug-free person-years gained (discounted) and deaths averted. The ICER is the ratio "
+        "of the mean differences with a bootstrap 90% interval over replicate pairs; a scenario "
+        "that is cheaper and better is <i>dominant</i>, and an effect whose interval includes "
+        "0 gives no ICER.</p><table><tr><th>scenario</th><th>effect</th><th>extra cost</th>"
+        "<th>effect gained</th><th>cost per unit gained</th><th>reading</th></tr>"
+        f"{''.join(erows)}</table>{figs}"
+    )
 
 
 def _fit_section(root: Path, episodes: pd.DataFrame, out: Path) -> str:
@@ -384,32 +473,43 @@ def _fit_section(root: Path, episodes: pd.DataFrame, out: Path) -> str:
     targets = yaml.safe_load((config_dir() / "calibration" / "targets.yaml").read_text())
     rows = []
     for r in sorted(set(episodes["replicate"])):
-        tables = {sc: SimpleNamespace(episodes=episodes[(episodes["scenario"] == sc)
-                                                       & (episodes["replicate"] == r)],
-                                      spells=spells[(spells["scenario"] == sc)
-                                                    & (spells["replicate"] == r)])
-                  for sc in set(episodes["scenario"])}
+        tables = {
+            sc: SimpleNamespace(
+                episodes=episodes[(episodes["scenario"] == sc) & (episodes["replicate"] == r)],
+                spells=spells[(spells["scenario"] == sc) & (spells["replicate"] == r)],
+            )
+            for sc in set(episodes["scenario"])
+        }
         for name, c in cal.running_curves(tables, targets["cohorts"]).items():
-            rows += [{"sim": r, "curve": name, "week": int(w), "value": float(v)}
-                     for w, v in zip(cal.CURVE_WEEKS, c)]
+            rows += [
+                {"sim": r, "curve": name, "week": int(w), "value": float(v)}
+                for w, v in zip(cal.CURVE_WEEKS, c)
+            ]
     if not rows:
         return ""
     import warnings
 
     with warnings.catch_warnings():  # curves past a short horizon are NaN: no band drawn there
         warnings.simplefilter("ignore", RuntimeWarning)
-        plots.relapse_curves(pd.DataFrame(rows), targets, out / "fit.png",
-                             over="this sweep's runs; median and 90% band over replicates")
-    return ("<h2>Calibration fit on these runs</h2><p>Relapse-free survival by kind of exit and "
-            "methadone retention measured on this sweep's own runs (median and 90% band over "
-            "replicates), against the published cohorts the model was calibrated to or checked "
-            "against (open markers with 95% binomial intervals; sources in docs/references.md). "
-            "The pilot cascade fit is in experiments/pilot_replication.py.</p>"
-            "<img src='fit.png' alt='Calibration fit'>")
+        plots.relapse_curves(
+            pd.DataFrame(rows),
+            targets,
+            out / "fit.png",
+            over="this sweep's runs; median and 90% band over replicates",
+        )
+    return (
+        "<h2>Calibration fit on these runs</h2><p>Relapse-free survival by kind of exit and "
+        "methadone retention measured on this sweep's own runs (median and 90% band over "
+        "replicates), against the published cohorts the model was calibrated to or checked "
+        "against (open markers with 95% binomial intervals; sources in docs/references.md). "
+        "The pilot cascade fit is in experiments/pilot_replication.py.</p>"
+        "<img src='fit.png' alt='Calibration fit'>"
+    )
 
 
-def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path,
-                        burn: pd.DataFrame | None = None) -> str:
+def _status_quo_section(
+    root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, out: Path, burn: pd.DataFrame | None = None
+) -> str:
     """The status quo against the country (figure and table), from the sweep's own
     ``compulsory`` runs; empty when the sweep has none."""
     from . import calibration as cal
@@ -419,8 +519,11 @@ def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, ou
         return ""
     w = weekly[weekly["scenario"] == REFERENCE]
     b = burn[burn["scenario"] == REFERENCE] if burn is not None and "scenario" in burn else None
-    met = runs[runs["scenario"] == REFERENCE].pivot_table(index="replicate", columns="metric",
-                                                          values="value").reset_index()
+    met = (
+        runs[runs["scenario"] == REFERENCE]
+        .pivot_table(index="replicate", columns="metric", values="value")
+        .reset_index()
+    )
     observed = cal.load_observed()
     stocks = cal.status_quo_stocks(w, b)
     table = cal.status_quo_table(stocks, met, observed)
@@ -428,15 +531,19 @@ def _status_quo_section(root: Path, runs: pd.DataFrame, weekly: pd.DataFrame, ou
     rows = "".join(
         f"<tr><th>{html.escape(r.target)}</th><td>{r.observed:.3g}</td><td>{r.model_mean:.3g}</td>"
         f"<td>[{r.q05:.3g}, {r.q95:.3g}]</td><td>{r.inside}</td><td style='text-align:left'>"
-        f"<small>{html.escape(r.source)}</small></td></tr>" for r in table.itertuples())
-    return ("<h2>The status quo against the country</h2><p>Every result above is a difference "
-            f"against <b>{REFERENCE}</b>, so it must look like Vietnam. Each run starts from a "
-            "burn-in under the status quo (shared by every scenario of a replicate); the table "
-            "compares the status quo over its first year with the national figures (shares are "
-            "national: the model's districts are compared with the country).</p>"
-            "<table><tr><th>what</th><th>observed</th><th>model mean</th><th>90% interval</th>"
-            f"<th>inside</th><th>source</th></tr>{rows}</table>"
-            "<img src='status_quo.png' alt='The status quo against national figures'>")
+        f"<small>{html.escape(r.source)}</small></td></tr>"
+        for r in table.itertuples()
+    )
+    return (
+        "<h2>The status quo against the country</h2><p>Every result above is a difference "
+        f"against <b>{REFERENCE}</b>, so it must look like Vietnam. Each run starts from a "
+        "burn-in under the status quo (shared by every scenario of a replicate); the table "
+        "compares the status quo over its first year with the national figures (shares are "
+        "national: the model's districts are compared with the country).</p>"
+        "<table><tr><th>what</th><th>observed</th><th>model mean</th><th>90% interval</th>"
+        f"<th>inside</th><th>source</th></tr>{rows}</table>"
+        "<img src='status_quo.png' alt='The status quo against national figures'>"
+    )
 
 
 def _check_summary(summary: pd.DataFrame, runs: pd.DataFrame, root: Path) -> None:
@@ -444,15 +551,19 @@ def _check_summary(summary: pd.DataFrame, runs: pd.DataFrame, root: Path) -> Non
     is refused: the report would be partial and look whole."""
     need = {"scenario", "metric", "n", "mean", "q05", "q95"}
     if not need <= set(summary.columns):
-        raise SweepError(f"{root / 'summary.csv'} is damaged (columns {sorted(set(summary.columns))}, "
-                         f"needs {sorted(need)}); rebuild it with diversion-sim-summary {root}")
+        raise SweepError(
+            f"{root / 'summary.csv'} is damaged (columns {sorted(set(summary.columns))}, "
+            f"needs {sorted(need)}); rebuild it with diversion-sim-summary {root}"
+        )
     keys = [c for c in runs.columns if c not in ("scenario", "replicate", "metric", "value")]
     have = set(map(tuple, summary[keys + ["scenario", "metric"]].astype(str).to_numpy()))
     want = set(map(tuple, runs[keys + ["scenario", "metric"]].drop_duplicates().astype(str).to_numpy()))
     if have != want:
-        raise SweepError(f"{root / 'summary.csv'} does not match runs.parquet ({len(want - have)} "
-                         f"scenario-metric rows missing, {len(have - want)} unknown): it is "
-                         f"truncated or from another sweep. Rebuild it with diversion-sim-summary {root}")
+        raise SweepError(
+            f"{root / 'summary.csv'} does not match runs.parquet ({len(want - have)} "
+            f"scenario-metric rows missing, {len(have - want)} unknown): it is "
+            f"truncated or from another sweep. Rebuild it with diversion-sim-summary {root}"
+        )
 
 
 def write_report(root: Path) -> Path:
@@ -478,7 +589,7 @@ def write_report(root: Path) -> Path:
         values = values if isinstance(values, tuple) else (values,)
         label = ", ".join(f"{k} = {v}" for k, v in zip(keys, values))
 
-        def sel(df: pd.DataFrame | None) -> pd.DataFrame | None:
+        def sel(df: pd.DataFrame | None, values: tuple = values) -> pd.DataFrame | None:
             if df is None or not set(keys) <= set(df.columns):
                 return df
             mask = np.ones(len(df), bool)
@@ -488,15 +599,19 @@ def write_report(root: Path) -> Path:
 
         sub = out / f"variant={safe_name(label.replace(' ', ''))}"
         sub.mkdir(exist_ok=True)
-        page = _write_one(root, sub, sel(summary), part.drop(columns=keys), sel(weekly),
-                          sel(episodes), sel(burn), label)
-        links.append(f"<li><a href='{html.escape(page.relative_to(out).as_posix())}'>"
-                     f"{html.escape(label)}</a></li>")
-    index = (f"<!doctype html><html><head><meta charset='utf-8'><title>diversion_sim report</title>"
-             f"</head><body><h1>Scenario comparison for each combination of swept values</h1>"
-             f"<p>Sweep folder <code>{html.escape(str(root))}</code> varies {', '.join(keys)}; each "
-             f"report compares the scenarios at one combination, against {REFERENCE} at the same "
-             f"values.</p><ul>{''.join(links)}</ul></body></html>")
+        page = _write_one(
+            root, sub, sel(summary), part.drop(columns=keys), sel(weekly), sel(episodes), sel(burn), label
+        )
+        links.append(
+            f"<li><a href='{html.escape(page.relative_to(out).as_posix())}'>{html.escape(label)}</a></li>"
+        )
+    index = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>diversion_sim report</title>"
+        f"</head><body><h1>Scenario comparison for each combination of swept values</h1>"
+        f"<p>Sweep folder <code>{html.escape(str(root))}</code> varies {', '.join(keys)}; each "
+        f"report compares the scenarios at one combination, against {REFERENCE} at the same "
+        f"values.</p><ul>{''.join(links)}</ul></body></html>"
+    )
     path = out / "report.html"
     tmp = out / ".report.html.tmp"
     tmp.write_text(index)
@@ -504,25 +619,37 @@ def write_report(root: Path) -> Path:
     return path
 
 
-def _write_one(root: Path, out: Path, summary: pd.DataFrame, runs: pd.DataFrame,
-               weekly: pd.DataFrame, episodes: pd.DataFrame, burn: pd.DataFrame | None,
-               variant: str) -> Path:
+def _write_one(
+    root: Path,
+    out: Path,
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    weekly: pd.DataFrame,
+    episodes: pd.DataFrame,
+    burn: pd.DataFrame | None,
+    variant: str,
+) -> Path:
     order = _order(root, list(dict.fromkeys(runs["scenario"])))
-    figs = [("headline.png", "Key results", fig_headline, (runs, order)),
-            ("differences.png", "Differences from the status quo", fig_differences, (summary, order)),
-            ("relapse.png", "Relapse after release", fig_relapse, (episodes, order)),
-            ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
-            ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order))]
-    sections = [_status_quo_section(root, runs, weekly, out, burn),
-                _fit_section(root, episodes, out) if not variant else "",
-                _costs_section(root, runs, summary, order, out),
-                _families_section(summary, order)]
+    figs = [
+        ("headline.png", "Key results", fig_headline, (runs, order)),
+        ("differences.png", "Differences from the status quo", fig_differences, (summary, order)),
+        ("relapse.png", "Relapse after release", fig_relapse, (episodes, order)),
+        ("cascade.png", "Service cascade", fig_cascade, (runs, order)),
+        ("occupancy.png", "People in each state over time", fig_occupancy, (weekly, order)),
+    ]
+    sections = [
+        _status_quo_section(root, runs, weekly, out, burn),
+        _fit_section(root, episodes, out) if not variant else "",
+        _costs_section(root, runs, summary, order, out),
+        _families_section(summary, order),
+    ]
     for name, title, fn, args in figs:
         if fn(*args, out / name) is not False:
             sections.append(f"<h2>{title}</h2><img src='{name}' alt='{title}'>")
     n_rep = runs.groupby("scenario")["replicate"].nunique()
-    reps = (f"{int(n_rep.min())}" if n_rep.min() == n_rep.max()
-            else f"{int(n_rep.min())} to {int(n_rep.max())}")
+    reps = (
+        f"{int(n_rep.min())}" if n_rep.min() == n_rep.max() else f"{int(n_rep.min())} to {int(n_rep.max())}"
+    )
     info = _run_info(root)
     swept = f"<li>Swept values of this page: {html.escape(variant)}</li>" if variant else ""
     body = f"""<h1>Police-mediated diversion vs compulsory detention in Viet Nam: scenario comparison</h1>
@@ -532,7 +659,8 @@ def _write_one(root: Path, out: Path, summary: pd.DataFrame, runs: pd.DataFrame,
 shares its random numbers, so differences are paired); horizon {info.get("years", "?")} years after the policy
 switch, each run starting from a {info.get("burn_in_years", "?")}-year burn-in under the status quo.</li>
 <li>Population: {html.escape(str(info.get("population", "?")))} ({info.get("n_people", 0):,} registered people
-who use drugs at the start); seed {info.get("seed", "?")}; parameters: {html.escape(str(info.get("params_source", "?")))};
+who use drugs at the start); seed {info.get("seed", "?")}; parameters:
+{html.escape(str(info.get("params_source", "?")))};
 diversion_sim {html.escape(str(info.get("version", "?")))}.</li>{swept}
 <li>Sweep folder <code>{html.escape(str(root))}</code>.</li></ul>
 {_scenarios(root, order)}</section>
@@ -540,11 +668,12 @@ diversion_sim {html.escape(str(info.get("version", "?")))}.</li>{swept}
 and the difference from <b>{REFERENCE}</b> (the status quo), paired replicate by replicate, with its own 90%
 interval; a difference whose interval includes 0 is marked and is not a finding. Every interval in this
 report is a 90% interval.</p><div class="wide">{_table(summary, order)}</div></section>
-{''.join(f"<section>{x}</section>" for x in sections if x)}
+{"".join(f"<section>{x}</section>" for x in sections if x)}
 <section>{_definitions()}</section>
 <section>{_assumptions(order)}</section>
-<p><small>Generated by diversion_sim {html.escape(str(info.get("version", "")))}; model description in
-docs/ODD.md, every parameter with its source in docs/parameters.md, references in docs/references.md.</small></p>"""
+<p><small>Generated by diversion_sim {html.escape(str(info.get("version", "")))}; model description
+in docs/ODD.md, every parameter with its source in docs/parameters.md, references in
+docs/references.md.</small></p>"""
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>diversion_sim report</title>
 <style>{CSS}</style></head><body>{_embed(body, out)}</body></html>"""
@@ -568,25 +697,25 @@ width:100%}td,th{padding:1px 2px}section,img,table{page-break-inside:avoid}h2{pa
 DEFINITIONS = {
     "Replicate": "one independent run of the model; results are means and 90% intervals over replicates.",
     "Paired difference": "a scenario's result minus the status quo's in the same replicate (same random "
-                         "numbers and parameter draw), then summarised over replicates.",
+    "numbers and parameter draw), then summarised over replicates.",
     "Kaplan-Meier (KM)": "the share not yet relapsed at a time after an exit, counting people who died, "
-                         "moved away or reached the end of the run without relapse as censored.",
+    "moved away or reached the end of the run without relapse as censored.",
     "Relapse": "first drug use after leaving a centre or treatment (for release onto methadone: heroin use "
-               "on treatment or dropout).",
+    "on treatment or dropout).",
     "Drug-free weeks / person-years": "weeks not using drugs outside compulsory centres (abstinent, in "
-                                      "recovery support or residential treatment, or on methadone without "
-                                      "heroin use); weeks detained are counted apart.",
+    "recovery support or residential treatment, or on methadone without "
+    "heroin use); weeks detained are counted apart.",
     "Deaths": "deaths over the horizon (from the policy switch), all causes; overdose deaths after an exit "
-              "are the deaths attributable to lost tolerance in weeks 1-4 after release, detox or leaving "
-              "methadone (an expected count).",
+    "are the deaths attributable to lost tolerance in weeks 1-4 after release, detox or leaving "
+    "methadone (an expected count).",
     "Caseload over capacity": "mean active clients per coordinator divided by the caseload a coordinator "
-                              "can hold (params.coordination.n_caseload_max).",
+    "can hold (params.coordination.n_caseload_max).",
     "Costs": "in VND of the price year, discounted from the switch; by component and by payer (government; "
-             "clients and families, out of pocket). See the costs section.",
+    "clients and families, out of pocket). See the costs section.",
     "ICER": "incremental cost per unit of effect gained against the status quo: the ratio of the mean "
-            "paired differences; dominant = cheaper and better.",
+    "paired differences; dominant = cheaper and better.",
     "Family strain": "drug-related stress of a family, in weeks of recent use of its relative (halves in "
-                     "half a year without use).",
+    "half a year without use).",
 }
 
 
@@ -621,9 +750,13 @@ def _scenarios(root: Path, order: list[str]) -> str:
                 break
             except (OSError, ValueError):
                 continue
-        rows.append(f"<tr><th>{html.escape(sc)}</th><td style='text-align:left'>{html.escape(desc)}</td></tr>")
-    return ("<h3>The scenarios</h3><div class='wide'><table><tr><th>scenario</th><th>what changes "
-            f"(configs/scenario/)</th></tr>{''.join(rows)}</table></div>")
+        rows.append(
+            f"<tr><th>{html.escape(sc)}</th><td style='text-align:left'>{html.escape(desc)}</td></tr>"
+        )
+    return (
+        "<h3>The scenarios</h3><div class='wide'><table><tr><th>scenario</th><th>what changes "
+        f"(configs/scenario/)</th></tr>{''.join(rows)}</table></div>"
+    )
 
 
 def _assumptions(order: list[str]) -> str:
@@ -633,26 +766,35 @@ def _assumptions(order: list[str]) -> str:
     from .docs import table
 
     base = config_dir()
-    files = [("model parameter", base / "params" / "default.yaml"),
-             ("status-quo lever", base / "config.yaml")]
-    files += [(f"scenario {sc}", base / "scenario" / f"{sc}.yaml") for sc in order
-              if (base / "scenario" / f"{sc}.yaml").is_file()]
+    files = [
+        ("model parameter", base / "params" / "default.yaml"),
+        ("status-quo lever", base / "config.yaml"),
+    ]
+    files += [
+        (f"scenario {sc}", base / "scenario" / f"{sc}.yaml")
+        for sc in order
+        if (base / "scenario" / f"{sc}.yaml").is_file()
+    ]
     rows = []
     for where, path in files:
         for key, value, _, source in table(path):
             if "assumption" in source.lower() and not key.startswith(("status_quo", "limits", "output")):
-                rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td><td>"
-                            f"{html.escape(where)}</td><td style='text-align:left'><small>"
-                            f"{html.escape(source.replace(chr(92) + '|', '|'))}</small></td></tr>")
-    return ("<h2>Assumptions and limitations</h2><p>The values below have no direct source and are marked "
-            "<i>assumption</i> in configs/; those that move the results most are in the sensitivity "
-            "analysis (experiments/sensitivity.py, configs/sensitivity/morris.yaml). Other limitations: "
-            "the status quo is calibrated to national figures and the pilot's two districts, and differences "
-            "between scenarios carry model uncertainty that the intervals do not show (they show chance and, "
-            "with params=posterior, parameter uncertainty); the pilot's own figures are few (204 referred "
-            "people). docs/ODD.md describes every submodel.</p>"
-            f"<div class='wide'><table><tr><th>key</th><th>value</th><th>where</th><th>why</th></tr>"
-            f"{''.join(rows)}</table></div>")
+                rows.append(
+                    f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td><td>"
+                    f"{html.escape(where)}</td><td style='text-align:left'><small>"
+                    f"{html.escape(source.replace(chr(92) + '|', '|'))}</small></td></tr>"
+                )
+    return (
+        "<h2>Assumptions and limitations</h2><p>The values below have no direct source and are marked "
+        "<i>assumption</i> in configs/; those that move the results most are in the sensitivity "
+        "analysis (experiments/sensitivity.py, configs/sensitivity/morris.yaml). Other limitations: "
+        "the status quo is calibrated to national figures and the pilot's two districts, and differences "
+        "between scenarios carry model uncertainty that the intervals do not show (they show chance and, "
+        "with params=posterior, parameter uncertainty); the pilot's own figures are few (204 referred "
+        "people). docs/ODD.md describes every submodel.</p>"
+        f"<div class='wide'><table><tr><th>key</th><th>value</th><th>where</th><th>why</th></tr>"
+        f"{''.join(rows)}</table></div>"
+    )
 
 
 def _exec_summary(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) -> str:
@@ -665,11 +807,14 @@ def _exec_summary(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) -
     items = []
     for sc in [o for o in order if o != REFERENCE]:
         parts = []
-        for metric, name in (("cum_admissions", "compulsory admissions"),
-                             ("person_years_detained", "person-years detained"),
-                             ("relapse_52w_release", "relapse within a year of release"),
-                             ("drug_free_person_years", "drug-free person-years"),
-                             ("deaths", "deaths"), ("cost_total_vnd", "total cost")):
+        for metric, name in (
+            ("cum_admissions", "compulsory admissions"),
+            ("person_years_detained", "person-years detained"),
+            ("relapse_52w_release", "relapse within a year of release"),
+            ("drug_free_person_years", "drug-free person-years"),
+            ("deaths", "deaths"),
+            ("cost_total_vnd", "total cost"),
+        ):
             r = summary[(summary["scenario"] == sc) & (summary["metric"] == metric)]
             if r.empty:
                 continue
@@ -684,8 +829,10 @@ def _exec_summary(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) -
                     reading += f", VND {e['icer'] / 1e6:,.1f} million per drug-free person-year gained"
                 reading += "."
         items.append(f"<li><b>{html.escape(sc)}</b> vs {REFERENCE}: {'; '.join(parts)}.{reading}</li>")
-    return ("<p>Differences from the status quo over the horizon (mean, 90% interval of paired replicates; "
-            "VND in thousand millions, bn).</p><ul>" + "".join(items) + "</ul>")
+    return (
+        "<p>Differences from the status quo over the horizon (mean, 90% interval of paired replicates; "
+        "VND in thousand millions, bn).</p><ul>" + "".join(items) + "</ul>"
+    )
 
 
 def _embed(body: str, out: Path) -> str:

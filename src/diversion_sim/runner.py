@@ -27,9 +27,9 @@ import pandas as pd
 
 from . import __version__
 from .config import posterior_path, safe_name
-from .paths import run_folders
 from .model import DiversionModel, RunResult
 from .params import Config
+from .paths import run_folders
 
 log = logging.getLogger("diversion_sim")
 TABLES = ("metrics", "weekly", "episodes", "spells", "events")
@@ -83,11 +83,11 @@ def common_hash(cfg: Config, variant: dict[str, Any] | None = None) -> str:
 
 def variant_label(variant: dict[str, Any] | None) -> str:
     """``k=v,k2=v2`` of the swept keys, in key order ("" when nothing but scenarios is swept)."""
-    return ",".join(f"{k}={variant[k]}" for k in sorted(variant or {}))
+    variant = variant or {}
+    return ",".join(f"{k}={variant[k]}" for k in sorted(variant))
 
 
-def run_folder(root: Path, scenario: str, replicate: int,
-               variant: dict[str, Any] | None = None) -> Path:
+def run_folder(root: Path, scenario: str, replicate: int, variant: dict[str, Any] | None = None) -> Path:
     base = Path(root) / "runs"
     if variant:
         base = base / f"variant={safe_name(variant_label(variant))}"
@@ -109,8 +109,9 @@ def is_complete(folder: Path, cfg_hash: str | None = None) -> bool:
     return cfg_hash is None or meta.get("config_hash") == cfg_hash
 
 
-def run_one(cfg: Config, replicate: int, burn_in_dir: Path | None = None
-            ) -> tuple[RunResult, dict[str, float]]:
+def run_one(
+    cfg: Config, replicate: int, burn_in_dir: Path | None = None
+) -> tuple[RunResult, dict[str, float]]:
     """Build and run one replicate; returns the result tables and timings (s): the warm start
     (burn-in, or reading it from ``burn_in_dir`` or this process's cache) and the run."""
     t0 = time.perf_counter()
@@ -135,8 +136,14 @@ def _remove_stale_temp(folder: Path) -> None:
             pass
 
 
-def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
-              timings: dict[str, float], variant: dict[str, Any] | None = None) -> None:
+def write_run(
+    result: RunResult,
+    folder: Path,
+    cfg: Config,
+    replicate: int,
+    timings: dict[str, float],
+    variant: dict[str, Any] | None = None,
+) -> None:
     """Write one run's tables into ``folder`` atomically (temp folder + rename); on a failed
     write (a full disk) the temporary folder is removed and the error names the folder."""
     folder = Path(folder)
@@ -147,15 +154,24 @@ def write_run(result: RunResult, folder: Path, cfg: Config, replicate: int,
         _write_tables(result, tmp, cfg, replicate, timings, variant or {})
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OSError(exc.errno, f"cannot write the run into {folder} ({exc.strerror or exc}); "
-                      "nothing was left half-written there") from None
+        raise OSError(
+            exc.errno,
+            f"cannot write the run into {folder} ({exc.strerror or exc}); "
+            "nothing was left half-written there",
+        ) from None
     if folder.exists():  # an incomplete or stale folder left by an interrupted run
         shutil.rmtree(folder)
     os.replace(tmp, folder)
 
 
-def _write_tables(result: RunResult, tmp: Path, cfg: Config, replicate: int,
-                  timings: dict[str, float], variant: dict[str, Any]) -> None:
+def _write_tables(
+    result: RunResult,
+    tmp: Path,
+    cfg: Config,
+    replicate: int,
+    timings: dict[str, float],
+    variant: dict[str, Any],
+) -> None:
     tmp.mkdir()
     ids = {"scenario": cfg.scenario.name, "replicate": replicate, **variant}
     metrics = pd.DataFrame({"metric": list(result.metrics), "value": list(result.metrics.values())})
@@ -169,18 +185,31 @@ def _write_tables(result: RunResult, tmp: Path, cfg: Config, replicate: int,
     for name, df in tables.items():
         df = df.assign(**ids)
         df.to_parquet(tmp / f"{name}.parquet", index=False)
-    meta = {"version": __version__, "config_hash": config_hash(cfg),
-            "common_hash": common_hash(cfg, variant), "variant": variant, "seed": cfg.seed,
-            "population": cfg.population.name, "years": cfg.years, **ids, "timings_s": timings,
-            "tables": sorted(tables),
-            "n_people": int(sum(cfg.population.n_people_by_district)),
-            "burn_in_years": cfg.burn_in_years,
-            "params_source": (f"posterior draws ({cfg.params.posterior_file})"
-                              if cfg.params.posterior_file else "point values of configs/"),
-            "scenario_description": cfg.scenario.description,
-            "costs": {"price_year": cfg.params.costs.price_year,
-                      "vnd_per_usd": cfg.params.costs.vnd_per_usd,
-                      "rate_discount": cfg.params.costs.rate_discount}}
+    meta = {
+        "version": __version__,
+        "config_hash": config_hash(cfg),
+        "common_hash": common_hash(cfg, variant),
+        "variant": variant,
+        "seed": cfg.seed,
+        "population": cfg.population.name,
+        "years": cfg.years,
+        **ids,
+        "timings_s": timings,
+        "tables": sorted(tables),
+        "n_people": int(sum(cfg.population.n_people_by_district)),
+        "burn_in_years": cfg.burn_in_years,
+        "params_source": (
+            f"posterior draws ({cfg.params.posterior_file})"
+            if cfg.params.posterior_file
+            else "point values of configs/"
+        ),
+        "scenario_description": cfg.scenario.description,
+        "costs": {
+            "price_year": cfg.params.costs.price_year,
+            "vnd_per_usd": cfg.params.costs.vnd_per_usd,
+            "rate_discount": cfg.params.costs.rate_discount,
+        },
+    }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
 
@@ -203,12 +232,15 @@ def progress(root: Path) -> str:
     elapsed = max(time.time() - started, 0.0)
     left = elapsed / done * (total - done) if done else float("nan")
     eta = _clock(left) if done and total >= done else "?"
-    return (f"progress: {min(done, total)}/{total} runs ({100 * min(done, total) / max(total, 1):.0f}%), "
-            f"{_clock(elapsed)} elapsed, about {eta} left")
+    return (
+        f"progress: {min(done, total)}/{total} runs ({100 * min(done, total) / max(total, 1):.0f}%), "
+        f"{_clock(elapsed)} elapsed, about {eta} left"
+    )
 
 
-def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None,
-                   variant: dict[str, Any] | None = None) -> list[Path]:
+def run_replicates(
+    cfg: Config, root: Path, replicates: list[int] | None = None, variant: dict[str, Any] | None = None
+) -> list[Path]:
     """Run (or skip, if already complete) each replicate of ``cfg`` below ``root``; ``variant``
     holds the values of the swept keys other than the scenario (its runs get their own folder and
     the values as columns of every table)."""
@@ -223,8 +255,15 @@ def run_replicates(cfg: Config, root: Path, replicates: list[int] | None = None,
         else:
             result, timings = run_one(cfg, r, Path(root) / "burn_in")
             write_run(result, folder, cfg, r, timings, variant)
-            log.info("%s: replicate %d done (%d/%d, warm start %.2fs, model %.2fs)",
-                     cfg.scenario.name, r, i + 1, len(reps), timings["warm_start"], timings["model"])
+            log.info(
+                "%s: replicate %d done (%d/%d, warm start %.2fs, model %.2fs)",
+                cfg.scenario.name,
+                r,
+                i + 1,
+                len(reps),
+                timings["warm_start"],
+                timings["model"],
+            )
             line = progress(root)
             if line:
                 log.info(line)

@@ -16,8 +16,7 @@ import pandas as pd
 from .params import ConfigError
 
 
-def _run_pair(cfgs: dict[str, Any], values: dict[str, float], outputs: list[str]
-              ) -> dict[str, float]:
+def _run_pair(cfgs: dict[str, Any], values: dict[str, float], outputs: list[str]) -> dict[str, float]:
     """``outputs`` of the first scenario in ``cfgs`` minus those of the second (compulsory)."""
     from .config import with_values
     from .model import DiversionModel
@@ -26,9 +25,17 @@ def _run_pair(cfgs: dict[str, Any], values: dict[str, float], outputs: list[str]
     return {o: float(res[0][o] - res[1][o]) for o in outputs}
 
 
-def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: int,
-           num_levels: int, seed: int, base: list[str], scenario: str, n_jobs: int = -1
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def morris(
+    bounds: dict[str, list[float]],
+    outputs: list[str],
+    *,
+    trajectories: int,
+    num_levels: int,
+    seed: int,
+    base: list[str],
+    scenario: str,
+    n_jobs: int = -1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sample, run and analyse; returns (samples with outputs, parameter x output table)."""
     from joblib import Parallel, delayed
     from SALib.analyze import morris as analyze
@@ -38,12 +45,15 @@ def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: 
 
     bad = [o for o in outputs if o not in RESULT_NAMES]
     if bad:
-        raise ConfigError(f"config key 'outputs' = {bad} is not allowed: outputs are run-level "
-                          f"metrics, one of {RESULT_NAMES}.")
+        raise ConfigError(
+            f"config key 'outputs' = {bad} is not allowed: outputs are run-level "
+            f"metrics, one of {RESULT_NAMES}."
+        )
     for k, (lo, hi) in bounds.items():
         if not lo < hi:
-            raise ConfigError(f"config key 'bounds.{k}' = [{lo}, {hi}] is not allowed: low < high "
-                              "is required.")
+            raise ConfigError(
+                f"config key 'bounds.{k}' = [{lo}, {hi}] is not allowed: low < high is required."
+            )
     names = list(bounds)
     problem = {"num_vars": len(names), "names": names, "bounds": [list(bounds[n]) for n in names]}
     X = sample.sample(problem, trajectories, num_levels=num_levels, seed=seed)
@@ -57,9 +67,16 @@ def morris(bounds: dict[str, list[float]], outputs: list[str], *, trajectories: 
     for o in outputs:
         r = analyze.analyze(problem, X, samples[o].to_numpy(), num_levels=num_levels, seed=seed)
         for i, n in enumerate(names):
-            table.append({"output": o, "parameter": n, "mu_star": float(r["mu_star"][i]),
-                          "mu_star_conf": float(r["mu_star_conf"][i]), "sigma": float(r["sigma"][i]),
-                          "mu": float(r["mu"][i])})
+            table.append(
+                {
+                    "output": o,
+                    "parameter": n,
+                    "mu_star": float(r["mu_star"][i]),
+                    "mu_star_conf": float(r["mu_star_conf"][i]),
+                    "sigma": float(r["sigma"][i]),
+                    "mu": float(r["mu"][i]),
+                }
+            )
     return samples, pd.DataFrame(table)
 
 
@@ -85,8 +102,14 @@ def plot(table: pd.DataFrame, path: Path, scenario: str) -> Path:
             continue
         top = max(d["mu_star"].max(), 1e-12)
         y = np.arange(len(d))
-        ax.barh(y, d["mu_star"] / top, xerr=d["mu_star_conf"] / top, color=sns.color_palette()[0],
-                alpha=0.8, error_kw={"lw": 1})
+        ax.barh(
+            y,
+            d["mu_star"] / top,
+            xerr=d["mu_star_conf"] / top,
+            color=sns.color_palette()[0],
+            alpha=0.8,
+            error_kw={"lw": 1},
+        )
         ax.set_yticks(y, [p.split(".")[-1] for p in d["parameter"]], fontsize=8)
         ax.set_xlim(0, 1.3)
         ax.set_title(f"{label.get(o, o)}\n(difference {scenario} - compulsory)", fontsize=9)

@@ -1,9 +1,10 @@
 """Sweep tables: collect every run below a folder into tidy tables and summarise them.
 
 ``aggregate(root)`` writes ``runs.parquet`` (run x metric), ``weekly.parquet``,
-``episodes.parquet``, ``spells.parquet`` (treatment spells), ``events.parquet`` (when runs kept events) and ``summary.csv`` (scenario x
-metric: mean and 90% interval over replicates, and the paired difference against the reference
-scenario, replicate by replicate: common random numbers make that difference policy, not noise).
+``episodes.parquet``, ``spells.parquet`` (treatment spells), ``events.parquet`` (when runs kept
+events) and ``summary.csv`` (scenario x metric: mean and 90% interval over replicates, and the
+paired difference against the reference scenario, replicate by replicate: common random numbers
+make that difference policy, not noise).
 It refuses, naming the files, to summarise a sweep with missing or corrupt runs unless
 ``allow_incomplete`` is set.
 """
@@ -27,17 +28,17 @@ from .paths import run_folders as _run_folders
 log = logging.getLogger("diversion_sim")
 
 
-
-
-
 def plan_jobs(plan: Any, where: str = "sweep.json") -> list[dict[str, Any]]:
     """The jobs a sweep plan expects: ``[{"variant": {...}, "scenario": s, "replicates": n}]``.
     Accepts the plan written by a sweep (``{"expected": {scenario: n}, "jobs": [...]}``) or a
     bare ``{scenario: n}``; anything else is refused with a clear message (no huge allocation
     from a damaged file: counts are bounded)."""
+
     def bad(why: str) -> SweepError:
-        return SweepError(f"{where} is damaged ({why}); delete it to summarise whatever complete "
-                          "runs are there, or re-run the sweep")
+        return SweepError(
+            f"{where} is damaged ({why}); delete it to summarise whatever complete "
+            "runs are there, or re-run the sweep"
+        )
 
     if isinstance(plan, dict) and "jobs" in plan:
         jobs = plan["jobs"]
@@ -52,14 +53,25 @@ def plan_jobs(plan: Any, where: str = "sweep.json") -> list[dict[str, Any]]:
         raise bad("not a JSON object")
     out = []
     for j in jobs:
-        if not (isinstance(j, dict) and isinstance(j.get("scenario"), str)
-                and isinstance(j.get("replicates"), int) and not isinstance(j["replicates"], bool)
-                and isinstance(j.get("variant", {}), dict)):
-            raise bad(f"a job is not {{'scenario': name, 'replicates': count, 'variant': {{...}}}}: {j!r}"[:300])
+        if not (
+            isinstance(j, dict)
+            and isinstance(j.get("scenario"), str)
+            and isinstance(j.get("replicates"), int)
+            and not isinstance(j["replicates"], bool)
+            and isinstance(j.get("variant", {}), dict)
+        ):
+            raise bad(
+                f"a job is not {{'scenario': name, 'replicates': count, 'variant': {{...}}}}: {j!r}"[:300]
+            )
         if not 1 <= j["replicates"] <= 1_000_000:
             raise bad(f"replicate count {j['replicates']} of {j['scenario']} is out of range")
-        out.append({"variant": dict(j.get("variant") or {}), "scenario": j["scenario"],
-                    "replicates": j["replicates"]})
+        out.append(
+            {
+                "variant": dict(j.get("variant") or {}),
+                "scenario": j["scenario"],
+                "replicates": j["replicates"],
+            }
+        )
     return out
 
 
@@ -81,8 +93,9 @@ def check_runs(root: Path, expected: Any = None) -> tuple[list[Path], list[str]]
             problems.append(f"{folder}: no readable meta.json (interrupted run?)")
             continue
         if meta.get("version") != __version__:
-            problems.append(f"{folder}: written by diversion_sim {meta.get('version')}, "
-                            f"this is {__version__}")
+            problems.append(
+                f"{folder}: written by diversion_sim {meta.get('version')}, this is {__version__}"
+            )
             continue
         tables = meta.get("tables")
         if not isinstance(tables, list) or "metrics" not in tables:
@@ -93,14 +106,17 @@ def check_runs(root: Path, expected: Any = None) -> tuple[list[Path], list[str]]
             problems.append(f"{folder}: missing {', '.join(t + '.parquet' for t in missing)}")
             continue
         try:
-            own = run_folder(root, str(meta.get("scenario")), int(meta.get("replicate")),
-                             meta.get("variant") or None)
+            own = run_folder(
+                root, str(meta.get("scenario")), int(meta.get("replicate", -1)), meta.get("variant") or None
+            )
         except (TypeError, ValueError):
             own = None
         if own is None or own.resolve() != folder.resolve():
-            problems.append(f"{folder}: its meta.json says scenario {meta.get('scenario')!r}, "
-                            f"replicate {meta.get('replicate')!r}: it does not belong in this "
-                            "folder (copied or linked from elsewhere?)")
+            problems.append(
+                f"{folder}: its meta.json says scenario {meta.get('scenario')!r}, "
+                f"replicate {meta.get('replicate')!r}: it does not belong in this "
+                "folder (copied or linked from elsewhere?)"
+            )
             continue
         good.append(folder)
         metas[folder] = meta
@@ -108,23 +124,31 @@ def check_runs(root: Path, expected: Any = None) -> tuple[list[Path], list[str]]
     for folder, meta in metas.items():
         groups.setdefault(str(meta.get("common_hash")), []).append(folder)
     if len(groups) > 1:
-        desc = "; ".join(f"{len(v)} runs like {v[0].relative_to(root)} (seed "
-                         f"{metas[v[0]].get('seed')}, {metas[v[0]].get('years')} years, "
-                         f"{metas[v[0]].get('population')})" for v in groups.values())
-        problems.append(f"runs of different configurations are mixed in {root / 'runs'}: {desc}. "
-                        "A sweep's runs must share everything but the scenario and the swept "
-                        "keys (and the posterior file's contents)")
+        desc = "; ".join(
+            f"{len(v)} runs like {v[0].relative_to(root)} (seed "
+            f"{metas[v[0]].get('seed')}, {metas[v[0]].get('years')} years, "
+            f"{metas[v[0]].get('population')})"
+            for v in groups.values()
+        )
+        problems.append(
+            f"runs of different configurations are mixed in {root / 'runs'}: {desc}. "
+            "A sweep's runs must share everything but the scenario and the swept "
+            "keys (and the posterior file's contents)"
+        )
         largest = max(groups.values(), key=len)
         good = [f for f in good if f in set(largest)]
     if expected:
-        have = {(safe_name_variant(metas[f].get("variant")), metas[f]["scenario"],
-                 int(metas[f]["replicate"])) for f in good}
+        have = {
+            (safe_name_variant(metas[f].get("variant")), metas[f]["scenario"], int(metas[f]["replicate"]))
+            for f in good
+        }
         for job in plan_jobs(expected):
             key = safe_name_variant(job["variant"])
             for r in range(job["replicates"]):
                 if (key, job["scenario"], r) not in have:
-                    problems.append(f"{run_folder(root, job['scenario'], r, job['variant'] or None)}: "
-                                    "missing")
+                    problems.append(
+                        f"{run_folder(root, job['scenario'], r, job['variant'] or None)}: missing"
+                    )
     return good, problems
 
 
@@ -143,8 +167,10 @@ def _read(folders: list[Path], table: str) -> pd.DataFrame:
             try:
                 frames.append(pd.read_parquet(path))
             except Exception as exc:  # pyarrow raises several types for damaged files
-                raise SweepError(f"cannot read {path}: {exc}. Delete that run folder and re-run "
-                                 "the same command to redo it.") from None
+                raise SweepError(
+                    f"cannot read {path}: {exc}. Delete that run folder and re-run "
+                    "the same command to redo it."
+                ) from None
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -171,15 +197,18 @@ def summarise(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
     ``reference`` with the same swept values, replicate by replicate."""
     keys = swept_columns(runs)
     g = runs.groupby(keys + ["scenario", "metric"], sort=False, dropna=False)["value"]
-    out = g.agg(n="count", mean="mean", q05=lambda s: s.quantile(0.05),
-                q95=lambda s: s.quantile(0.95)).reset_index()
+    out = g.agg(
+        n="count", mean="mean", q05=lambda s: s.quantile(0.05), q95=lambda s: s.quantile(0.95)
+    ).reset_index()
     if reference in set(runs["scenario"]):
         ref = runs[runs["scenario"] == reference][keys + ["metric", "replicate", "value"]]
         paired = runs.merge(ref, on=keys + ["metric", "replicate"], suffixes=("", "_ref"))
         paired["diff"] = paired["value"] - paired["value_ref"]
-        d = paired.groupby(keys + ["scenario", "metric"], sort=False, dropna=False)["diff"].agg(
-            diff_mean="mean", diff_q05=lambda s: s.quantile(0.05),
-            diff_q95=lambda s: s.quantile(0.95)).reset_index()
+        d = (
+            paired.groupby(keys + ["scenario", "metric"], sort=False, dropna=False)["diff"]
+            .agg(diff_mean="mean", diff_q05=lambda s: s.quantile(0.05), diff_q95=lambda s: s.quantile(0.95))
+            .reset_index()
+        )
         # an interval that holds zero is not a finding (the report says so beside the number)
         d["diff_spans_zero"] = (d["diff_q05"] <= 0) & (d["diff_q95"] >= 0)
         out = out.merge(d, on=keys + ["scenario", "metric"], how="left")
@@ -192,22 +221,25 @@ def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def aggregate(root: Path, expected: Any = None,
-              allow_incomplete: bool = False) -> pd.DataFrame:
+def aggregate(root: Path, expected: Any = None, allow_incomplete: bool = False) -> pd.DataFrame:
     """Write the sweep tables below ``root`` and return the summary."""
     root = Path(root)
     good, problems = check_runs(root, expected)
     if not good:
-        raise SweepError(f"no complete runs below {root / 'runs'}; run a sweep into this folder "
-                         "first (diversion-sim hydra.sweep.dir=...)")
+        raise SweepError(
+            f"no complete runs below {root / 'runs'}; run a sweep into this folder "
+            "first (diversion-sim hydra.sweep.dir=...)"
+        )
     if problems and not allow_incomplete:
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
         shown = "; ".join(problems[:10]) + more
-        raise SweepError(f"the sweep in {root} is incomplete or damaged: {shown}. To finish or "
-                         f"repair it, re-run the same command with output.resume=true "
-                         f"hydra.sweep.dir={root} (complete runs are kept, the others redone), "
-                         "or pass output.allow_incomplete=true to summarise the complete runs "
-                         "only.")
+        raise SweepError(
+            f"the sweep in {root} is incomplete or damaged: {shown}. To finish or "
+            f"repair it, re-run the same command with output.resume=true "
+            f"hydra.sweep.dir={root} (complete runs are kept, the others redone), "
+            "or pass output.allow_incomplete=true to summarise the complete runs "
+            "only."
+        )
     runs = _numeric_columns(_read(good, "metrics"))
     _atomic_parquet(runs, root / "runs.parquet")
     for table in ("weekly", "episodes", "spells", "events", "weekly_burn_in"):
@@ -238,8 +270,16 @@ def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-KEY_METRICS = ("cum_admissions", "person_years_detained", "relapse_52w_release", "share_assessed",
-               "share_methadone", "drug_free_person_years", "deaths", "cost_total_vnd")
+KEY_METRICS = (
+    "cum_admissions",
+    "person_years_detained",
+    "relapse_52w_release",
+    "share_assessed",
+    "share_methadone",
+    "drug_free_person_years",
+    "deaths",
+    "cost_total_vnd",
+)
 
 
 def _fmt(value: float, unit: str, signed: bool = False) -> str:
@@ -256,8 +296,9 @@ def _fmt(value: float, unit: str, signed: bool = False) -> str:
     return f"{value:{sign},.3g}"
 
 
-def format_summary(summary: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS,
-                   order: list[str] | None = None) -> str:
+def format_summary(
+    summary: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS, order: list[str] | None = None
+) -> str:
     """The console summary for a reader: one block per scenario (and swept values), each key result
     with its label, unit, mean [90% interval] and the paired difference from the status quo."""
     from .metrics import RESULTS
@@ -268,9 +309,10 @@ def format_summary(summary: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS
     order = order or list(dict.fromkeys(summary["scenario"]))
     rank = {o: i for i, o in enumerate(order)}
     s = summary[summary["metric"].isin(metrics)]
-    groups = sorted(s.groupby(keys + ["scenario"], sort=False, dropna=False).groups,
-                    key=lambda g: (tuple(map(str, g[:-1])) if keys else (),
-                                   rank.get(g[-1] if keys else g, len(rank))))
+    groups = sorted(
+        s.groupby(keys + ["scenario"], sort=False, dropna=False).groups,
+        key=lambda g: (tuple(map(str, g[:-1])) if keys else (), rank.get(g[-1] if keys else g, len(rank))),
+    )
     lines = []
     for g in groups:
         g = g if isinstance(g, tuple) else (g,)
@@ -289,8 +331,10 @@ def format_summary(summary: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS
             cell = f"{_fmt(r['mean'], u)} [{_fmt(r['q05'], u)}, {_fmt(r['q95'], u)}]"
             diff = ""
             if sc != REFERENCE and "diff_mean" in r and np.isfinite(r["diff_mean"]):
-                diff = (f"vs {REFERENCE} {_fmt(r['diff_mean'], u, True)} "
-                        f"[{_fmt(r['diff_q05'], u, True)}, {_fmt(r['diff_q95'], u, True)}]")
+                diff = (
+                    f"vs {REFERENCE} {_fmt(r['diff_mean'], u, True)} "
+                    f"[{_fmt(r['diff_q05'], u, True)}, {_fmt(r['diff_q95'], u, True)}]"
+                )
                 if r["diff_q05"] <= 0 <= r["diff_q95"]:
                     diff += " (includes 0)"
             name = label.get(m, m).replace(" (KM)", "")
@@ -300,5 +344,15 @@ def format_summary(summary: pd.DataFrame, metrics: tuple[str, ...] = KEY_METRICS
     return "\n".join(lines).rstrip()
 
 
-SUMMARY_COLUMNS = ("scenario", "metric", "n", "mean", "q05", "q95", "diff_mean", "diff_q05",
-                   "diff_q95", "diff_spans_zero")
+SUMMARY_COLUMNS = (
+    "scenario",
+    "metric",
+    "n",
+    "mean",
+    "q05",
+    "q95",
+    "diff_mean",
+    "diff_q05",
+    "diff_q95",
+    "diff_spans_zero",
+)

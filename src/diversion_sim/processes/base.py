@@ -156,8 +156,9 @@ class Assembly:
         raise KeyError(f"no process called {name!r}; processes: {[p.name for p in self.processes]}")
 
 
-def assemble(processes: tuple[Process, ...] | list[Process],
-             core_columns: dict[str, tuple[str, Any]] | None = None) -> Assembly:
+def assemble(
+    processes: tuple[Process, ...] | list[Process], core_columns: dict[str, tuple[str, Any]] | None = None
+) -> Assembly:
     """Assemble ``processes`` (in order: risks of a state are drawn in this order, hooks run in
     it, and handlers of equal phase keep it). Names, columns and event kinds must not clash."""
     processes = tuple(processes)
@@ -170,13 +171,13 @@ def assemble(processes: tuple[Process, ...] | list[Process],
             if col in columns:
                 raise ValueError(f"process {p.name!r} declares column {col!r}, which already exists")
             columns[col] = spec
-    handlers = sorted(((h.phase, i, h) for i, p in enumerate(processes) for h in p.handlers),
-                      key=lambda t: (t[0], t[1]))
+    handlers = sorted(
+        ((h.phase, i, h) for i, p in enumerate(processes) for h in p.handlers), key=lambda t: (t[0], t[1])
+    )
     seen: dict[int, str] = {}
     for _, i, h in handlers:
         if h.event in seen:
-            raise ValueError(f"event {h.event} has two handlers ({seen[h.event]}, "
-                             f"{processes[i].name})")
+            raise ValueError(f"event {h.event} has two handlers ({seen[h.event]}, {processes[i].name})")
         seen[h.event] = processes[i].name
     risks = tuple(r for p in processes for r in p.risks)
     weekly: list[str] = []
@@ -193,14 +194,16 @@ def assemble(processes: tuple[Process, ...] | list[Process],
         processes=processes,
         phases=tuple((int(h.event), h.handle) for _, _, h in handlers),
         risks=risks,
-        at_risk=np.array([[s in r.states for s in range(N_STATES)] for r in risks], bool)
-        .reshape(len(risks), N_STATES),
+        at_risk=np.array([[s in r.states for s in range(N_STATES)] for r in risks], bool).reshape(
+            len(risks), N_STATES
+        ),
         columns=columns,
         starts=tuple(p.start for p in processes if p.start is not None),
         ends=tuple(p.end for p in processes if p.end is not None),
         enter_hooks=tuple(p.on_enter for p in processes if p.on_enter is not None),
         switch_hooks=tuple(p.on_switch for p in processes if p.on_switch is not None),
-        weekly=tuple(weekly), records=tuple(records),
+        weekly=tuple(weekly),
+        records=tuple(records),
         results=tuple(r for p in processes for r in p.results),
         metrics=tuple(p.metrics for p in processes if p.metrics is not None),
     )

@@ -17,8 +17,12 @@ from ..states import StateCode as State
 if TYPE_CHECKING:
     from ..model import DiversionModel
 
-KIND_STATE = {"compulsory": State.DETAINED, "residential": State.RESIDENTIAL,
-              "methadone": State.METHADONE, "services": State.RECOVERY}
+KIND_STATE = {
+    "compulsory": State.DETAINED,
+    "residential": State.RESIDENTIAL,
+    "methadone": State.METHADONE,
+    "services": State.RECOVERY,
+}
 
 
 def ward_centres(n_wards: int, n_centres: int) -> np.ndarray:
@@ -26,7 +30,7 @@ def ward_centres(n_wards: int, n_centres: int) -> np.ndarray:
     return (np.arange(n_wards, dtype=np.int64) * n_centres // n_wards).astype(np.int32)
 
 
-STATE_KIND = {state: kind for kind, state in KIND_STATE.items()}
+STATE_KIND: dict[int, str] = {int(state): kind for kind, state in KIND_STATE.items()}
 
 
 def count_occupancy(m: DiversionModel, kind: str) -> np.ndarray:
@@ -61,11 +65,12 @@ def move_occupancy(m: DiversionModel, idx: np.ndarray, old: np.ndarray, new: int
         for state in states:
             kind = STATE_KIND[int(state)]
             leaving = li if len(states) == 1 else li[lo == state]
-            m.occupancy[kind] -= np.bincount(m.ward_centre[kind][ward[leaving]],
-                                             minlength=m.n_centres[kind])
-    kind = STATE_KIND.get(new)
-    if kind is not None:
-        m.occupancy[kind] += np.bincount(m.ward_centre[kind][ward[idx]], minlength=m.n_centres[kind])
+            m.occupancy[kind] -= np.bincount(m.ward_centre[kind][ward[leaving]], minlength=m.n_centres[kind])
+    entering = STATE_KIND.get(new)
+    if entering is not None:
+        m.occupancy[entering] += np.bincount(
+            m.ward_centre[entering][ward[idx]], minlength=m.n_centres[entering]
+        )
 
 
 def change_ward(m: DiversionModel, idx: np.ndarray, new_ward: np.ndarray) -> None:
@@ -83,8 +88,7 @@ def change_ward(m: DiversionModel, idx: np.ndarray, new_ward: np.ndarray) -> Non
     p.ward[idx] = new_ward
 
 
-def admit(m: DiversionModel, idx: np.ndarray, kind: str, priority: np.ndarray | None = None
-          ) -> np.ndarray:
+def admit(m: DiversionModel, idx: np.ndarray, kind: str, priority: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over ``idx``: who gets a place this week at their centre of ``kind``.
 
     Applicants are ranked within their centre by ``priority`` (lower first), ties by row (so

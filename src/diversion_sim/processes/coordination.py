@@ -24,9 +24,13 @@ from .transitions import enter, start_treatment
 if TYPE_CHECKING:
     from ..model import DiversionModel
 
-ANCILLARY = (("p_refer_hiv", Service.HIV_TEST), ("p_refer_legal", Service.LEGAL),
-             ("p_refer_mental", Service.MENTAL), ("p_refer_vocational", Service.VOCATIONAL),
-             ("p_peer_support", Service.PEER))
+ANCILLARY = (
+    ("p_refer_hiv", Service.HIV_TEST),
+    ("p_refer_legal", Service.LEGAL),
+    ("p_refer_mental", Service.MENTAL),
+    ("p_refer_vocational", Service.VOCATIONAL),
+    ("p_peer_support", Service.PEER),
+)
 
 
 def caseload(m: DiversionModel) -> np.ndarray:
@@ -54,8 +58,7 @@ def step(m: DiversionModel) -> None:
     rate = m.wards.n_coordinators * cp.rate_assess * sc.rel_assess_capacity
     slots = np.floor(rate).astype(np.int64)
     slots += m.ward_streams.uniform("assess_slots", np.arange(m.wards.n), m.week) < (rate - slots)
-    room = np.maximum(np.floor(m.wards.n_coordinators * cp.n_caseload_max).astype(np.int64)
-                      - case, 0)
+    room = np.maximum(np.floor(m.wards.n_coordinators * cp.n_caseload_max).astype(np.int64) - case, 0)
     cap = np.minimum(slots, room)
     w = p.ward[queue]
     served = m.order(queue[grouped_rank(w, p.referral_week[queue], queue) < cap[w]])
@@ -64,14 +67,12 @@ def step(m: DiversionModel) -> None:
     # a client engages (or not: suspicion of coordinators, seed 004; by district) and an engaged
     # client is fully assessed with p_assess_complete
     engage = np.asarray(m.cfg.population.p_engage_by_district)[m.wards.district[p.ward[served]]]
-    complete = (m.streams.uniform("assess_complete", served, m.week)
-                < sc.p_assess_complete * engage)
+    complete = m.streams.uniform("assess_complete", served, m.week) < sc.p_assess_complete * engage
     m.log(Event.SCREEN_ONLY, served[~complete])
     enter(m, served[~complete], State.USING)
     assess(m, served[complete])
     # the newly assessed join the caseload (nobody else's client status changes after this)
-    m.cache["caseload"] = (m.week, case + np.bincount(p.ward[served[complete]],
-                                                          minlength=m.wards.n))
+    m.cache["caseload"] = (m.week, case + np.bincount(p.ward[served[complete]], minlength=m.wards.n))
 
 
 def assess(m: DiversionModel, idx: np.ndarray) -> None:
@@ -102,16 +103,19 @@ def assess(m: DiversionModel, idx: np.ndarray) -> None:
     rec = ~main & (x < p_main + p_rec)
     res = ~main & ~rec & (x < p_main + p_rec + p_res)
     none = ~(main | rec | res)
-    left = [start_treatment(m, idx[main & opioid], State.METHADONE),
-            start_treatment(m, idx[main & ~opioid], State.RECOVERY, Service.ATS),
-            start_treatment(m, idx[rec], State.RECOVERY),
-            start_treatment(m, idx[res], State.RESIDENTIAL)]
+    left = [
+        start_treatment(m, idx[main & opioid], State.METHADONE),
+        start_treatment(m, idx[main & ~opioid], State.RECOVERY, Service.ATS),
+        start_treatment(m, idx[rec], State.RECOVERY),
+        start_treatment(m, idx[res], State.RESIDENTIAL),
+    ]
     enter(m, np.concatenate([idx[none], *left]), State.USING)
 
 
 def _queue_leave(m: DiversionModel, b: Batch) -> np.ndarray:
-    return hz.exponential(m.streams.exponential("queue_leave", b.idx, m.week),
-                          m.cfg.params.coordination.rate_queue_leave)
+    return hz.exponential(
+        m.streams.exponential("queue_leave", b.idx, m.week), m.cfg.params.coordination.rate_queue_leave
+    )
 
 
 def on_screen_only(m: DiversionModel, idx: np.ndarray) -> None:
@@ -126,17 +130,24 @@ def _record(m: DiversionModel) -> tuple[float, float, float]:
         return 0.0, 0.0, 0.0
     case = _caseload_after_step(m)
     cap = np.floor(m.wards.n_coordinators * m.cfg.params.coordination.n_caseload_max)
-    return (float(case.sum()), float(np.count_nonzero(case >= cap)),
-            float(np.count_nonzero(m.pop.state == State.REFERRED)))
+    return (
+        float(case.sum()),
+        float(np.count_nonzero(case >= cap)),
+        float(np.count_nonzero(m.pop.state == State.REFERRED)),
+    )
 
 
 PROCESS = Process(
-    name="coordination", doc=__doc__,
+    name="coordination",
+    doc=__doc__,
     risks=(Risk("queue_leave", (State.REFERRED,), _queue_leave, Event.SCREEN_ONLY),),
     handlers=(Handler(Event.SCREEN_ONLY, on_screen_only, 70),),
     end=step,
-    weekly=("caseload", "wards_at_capacity", "queue"), record=_record,
-    events={"hiv_test": "tested for HIV after a coordinator's referral",
-            "legal_aid": "given legal aid after a coordinator's referral"},
+    weekly=("caseload", "wards_at_capacity", "queue"),
+    record=_record,
+    events={
+        "hiv_test": "tested for HIV after a coordinator's referral",
+        "legal_aid": "given legal aid after a coordinator's referral",
+    },
 )
 HIV_TEST, LEGAL_AID = PROCESS.code("hiv_test"), PROCESS.code("legal_aid")

@@ -38,18 +38,40 @@ from .base import Process, Result
 if TYPE_CHECKING:
     from ..model import DiversionModel
 
-COMPONENTS = ("detention", "methadone", "residential", "recovery", "coordinator", "support_staff",
-              "hiv_test", "legal_aid", "family_support")
+COMPONENTS = (
+    "detention",
+    "methadone",
+    "residential",
+    "recovery",
+    "coordinator",
+    "support_staff",
+    "hiv_test",
+    "legal_aid",
+    "family_support",
+)
 PAYERS = ("government", "client")
-LABELS = {"detention": "Compulsory detention", "methadone": "Methadone",
-          "residential": "Voluntary residential treatment",
-          "recovery": "Recovery support and community ATS treatment",
-          "coordinator": "Ward coordinators", "support_staff": "Counsellors and recovery coaches",
-          "hiv_test": "HIV testing", "legal_aid": "Legal aid",
-          "family_support": "Family support services"}
-UNITS = {"detention": "person-year", "methadone": "patient-day", "residential": "person-year",
-         "recovery": "person-week", "coordinator": "hour", "support_staff": "staff-month",
-         "hiv_test": "test", "legal_aid": "client", "family_support": "family-year"}
+LABELS = {
+    "detention": "Compulsory detention",
+    "methadone": "Methadone",
+    "residential": "Voluntary residential treatment",
+    "recovery": "Recovery support and community ATS treatment",
+    "coordinator": "Ward coordinators",
+    "support_staff": "Counsellors and recovery coaches",
+    "hiv_test": "HIV testing",
+    "legal_aid": "Legal aid",
+    "family_support": "Family support services",
+}
+UNITS = {
+    "detention": "person-year",
+    "methadone": "patient-day",
+    "residential": "person-year",
+    "recovery": "person-week",
+    "coordinator": "hour",
+    "support_staff": "staff-month",
+    "hiv_test": "test",
+    "legal_aid": "client",
+    "family_support": "family-year",
+}
 
 
 @dataclass
@@ -114,28 +136,35 @@ def check(costs: CostsParams) -> None:
     from ..errors import ConfigError
 
     if len(costs.cpi_years) != len(costs.cpi_growth):
-        raise ConfigError(f"config key 'params.costs.cpi_growth' = {list(costs.cpi_growth)} is not "
-                          f"allowed: one change per year of cpi_years ({len(costs.cpi_years)}).")
+        raise ConfigError(
+            f"config key 'params.costs.cpi_growth' = {list(costs.cpi_growth)} is not "
+            f"allowed: one change per year of cpi_years ({len(costs.cpi_years)})."
+        )
     if len(costs.vnd_per_usd_years) != len(costs.vnd_per_usd_history):
-        raise ConfigError("config key 'params.costs.vnd_per_usd_history' is not allowed: one rate "
-                          "per year of vnd_per_usd_years.")
+        raise ConfigError(
+            "config key 'params.costs.vnd_per_usd_history' is not allowed: one rate "
+            "per year of vnd_per_usd_years."
+        )
     for c in COMPONENTS:
         u = getattr(costs, c)
         if u.currency not in ("VND", "USD"):
-            raise ConfigError(f"config key 'params.costs.{c}.currency' = {u.currency!r} is not "
-                              "allowed: 'VND' or 'USD'.")
+            raise ConfigError(
+                f"config key 'params.costs.{c}.currency' = {u.currency!r} is not allowed: 'VND' or 'USD'."
+            )
         try:
             price_factor(costs, u.year, u.currency)
         except ValueError as exc:
-            raise ConfigError(f"config key 'params.costs.{c}.year' = {u.year} is not allowed: "
-                              f"{exc}.") from None
+            raise ConfigError(
+                f"config key 'params.costs.{c}.year' = {u.year} is not allowed: {exc}."
+            ) from None
 
 
 def unit_costs(costs: CostsParams) -> dict[str, float]:
     """Each component's unit cost in VND of the price year."""
-    return {c: getattr(costs, c).value * price_factor(costs, getattr(costs, c).year,
-                                                      getattr(costs, c).currency)
-            for c in COMPONENTS}
+    return {
+        c: getattr(costs, c).value * price_factor(costs, getattr(costs, c).year, getattr(costs, c).currency)
+        for c in COMPONENTS
+    }
 
 
 def weekly_use(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -207,15 +236,19 @@ def drug_free_weeks(m: DiversionModel, weekly: dict[str, np.ndarray]) -> np.ndar
 
 RESULTS = tuple(
     [Result(f"cost_{c}_vnd", f"Cost: {LABELS[c].lower()}", "VND") for c in COMPONENTS]
-    + [Result("cost_government_vnd", "Cost to the government", "VND"),
-       Result("cost_client_vnd", "Cost to clients and families (out of pocket)", "VND"),
-       Result("cost_total_vnd", "Total cost", "VND"),
-       Result("cost_total_usd", "Total cost", "USD"),
-       Result("cost_per_person_vnd", "Total cost per person on the register", "VND"),
-       Result("cost_client_per_family_vnd", "Out-of-pocket cost per family (co-payments)", "VND"),
-       Result("drug_free_person_years", "Drug-free person-years", "person-years"),
-       Result("drug_free_person_years_disc", "Drug-free person-years, discounted", "person-years"),
-       Result("hiv_tests", "HIV tests done", "tests")])
+    + [
+        Result("cost_government_vnd", "Cost to the government", "VND"),
+        Result("cost_client_vnd", "Cost to clients and families (out of pocket)", "VND"),
+        Result("cost_total_vnd", "Total cost", "VND"),
+        Result("cost_total_usd", "Total cost", "USD"),
+        Result("cost_per_person_vnd", "Total cost per person on the register", "VND"),
+        Result("cost_client_per_family_vnd", "Out-of-pocket cost per family (co-payments)", "VND"),
+        Result("drug_free_person_years", "Drug-free person-years", "person-years"),
+        Result("drug_free_person_years_disc", "Drug-free person-years, discounted", "person-years"),
+        Result("hiv_tests", "HIV tests done", "tests"),
+    ]
+)
 
-PROCESS = Process(name="costs", doc=__doc__, params=CostsParams, results=RESULTS,
-                  metrics=run_costs, check=check)
+PROCESS = Process(
+    name="costs", doc=__doc__, params=CostsParams, results=RESULTS, metrics=run_costs, check=check
+)

@@ -28,8 +28,9 @@ def _release(m: DiversionModel, b: Batch) -> np.ndarray:
 def on_release(m: DiversionModel, idx: np.ndarray) -> None:
     """Release from compulsory detention: supervision starts; some are linked to services."""
     p, sc, dp = m.pop, m.cfg.scenario, m.cfg.params.detention
-    p_mmt = (m.cfg.params.coordination.p_plan_methadone if dp.p_linked_methadone is None
-             else dp.p_linked_methadone)
+    p_mmt = (
+        m.cfg.params.coordination.p_plan_methadone if dp.p_linked_methadone is None else dp.p_linked_methadone
+    )
     m.log(Event.RELEASE, idx)
     p.release_week[idx] = m.week
     p.tolerance_week[idx] = m.week
@@ -56,7 +57,8 @@ def on_release(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 PROCESS = Process(
-    name="detention", doc=__doc__,
+    name="detention",
+    doc=__doc__,
     risks=(Risk("release", (State.DETAINED,), _release, Event.RELEASE),),
     handlers=(Handler(Event.RELEASE, on_release, 30),),
 )

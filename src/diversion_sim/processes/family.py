@@ -81,8 +81,7 @@ def decay(m: DiversionModel, rows: np.ndarray) -> np.ndarray:
     return np.where(m.pop.family_supported[rows], base * m.cfg.scenario.rel_family_relief, base)
 
 
-def strain_after(s0: np.ndarray, weeks: np.ndarray, using: np.ndarray, delta: np.ndarray
-                 ) -> np.ndarray:
+def strain_after(s0: np.ndarray, weeks: np.ndarray, using: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """Closed form of ``ds/dt = using - delta * s`` after ``weeks`` from ``s0``."""
     eq = np.where(using, 1.0 / delta, 0.0)
     return eq + (s0 - eq) * np.exp(-delta * weeks)
@@ -92,8 +91,7 @@ def strain_now(m: DiversionModel, rows: np.ndarray) -> np.ndarray:
     """Each family's strain this week (from the last settled value and the current state)."""
     p = m.pop
     dt = np.maximum(m.week - p.family_strain_week[rows], 0).astype(float)
-    return strain_after(p.family_strain[rows].astype(float), dt, USING_NOW[p.state[rows]],
-                        decay(m, rows))
+    return strain_after(p.family_strain[rows].astype(float), dt, USING_NOW[p.state[rows]], decay(m, rows))
 
 
 def attempts(m: DiversionModel, rows: np.ndarray) -> np.ndarray:
@@ -108,10 +106,8 @@ def insists(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     p, fp, sc = m.pop, m.cfg.params.family, m.cfg.scenario
     e = m.streams.exponential("family_threshold", idx, ATTRIBUTE_WEEK)
     threshold = fp.strain_insist_mean * e
-    threshold = np.where(p.family_supported[idx], threshold / max(sc.rel_family_insists, 1e-9),
-                         threshold)
-    want = (p.has_family[idx] & (attempts(m, idx) >= fp.n_attempts_insist)
-            & (strain_now(m, idx) >= threshold))
+    threshold = np.where(p.family_supported[idx], threshold / max(sc.rel_family_insists, 1e-9), threshold)
+    want = p.has_family[idx] & (attempts(m, idx) >= fp.n_attempts_insist) & (strain_now(m, idx) >= threshold)
     if m.regime.coordinators:  # engaged with the coordinator's plan: options, not detention
         want &= ~(p.family_engaged[idx] & (p.client_until[idx] > m.week))
     return want
@@ -157,8 +153,9 @@ def choose_strategies(m: DiversionModel, rows: np.ndarray) -> None:
     p.family_monitoring[rows] = u[0] < fp.p_monitoring * hope
     p.family_employment[rows] = u[1] < fp.p_employment_help * hope
     p.family_conditional[rows] = u[2] < fp.p_conditional_support * hope
-    bits = (p.family_monitoring[rows] * 1 + p.family_employment[rows] * 2
-            + p.family_conditional[rows] * 4).astype(np.int8)
+    bits = (
+        p.family_monitoring[rows] * 1 + p.family_employment[rows] * 2 + p.family_conditional[rows] * 4
+    ).astype(np.int8)
     chose = bits > 0
     m.log(STRATEGY, rows[chose], bits[chose])
 
@@ -189,61 +186,90 @@ def _record(m: DiversionModel) -> tuple[float, ...]:
     cache = m.cache.setdefault("family_strain", [None, 0.0])
     if cache[0] is None or m.week - cache[0] >= STRAIN_EVERY:
         cache[:] = [m.week, float(strain_now(m, present).sum()) if present.size else 0.0]
-    return (float(np.count_nonzero(p.family_supported[present])),
-            float(n[USING_NOW].sum()), float(n[State.DETAINED]), float(n[TREATMENT].sum()),
-            cache[1])
+    return (
+        float(np.count_nonzero(p.family_supported[present])),
+        float(n[USING_NOW].sum()),
+        float(n[State.DETAINED]),
+        float(n[TREATMENT].sum()),
+        cache[1],
+    )
 
 
 def _metrics(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, float]:
     p, rec = m.pop, m.metrics
     n_fam = int(p.has_family.sum())
     per = (lambda x: float(x / n_fam)) if n_fam else (lambda x: float("nan"))
-    w = {k: weekly[k][1:] for k in ("families_relative_using", "families_relative_detained",
-                                    "families_relative_treatment", "families_strain")}
-    present = w["families_relative_using"] + w["families_relative_detained"] + w[
-        "families_relative_treatment"]
+    w = {
+        k: weekly[k][1:]
+        for k in (
+            "families_relative_using",
+            "families_relative_detained",
+            "families_relative_treatment",
+            "families_strain",
+        )
+    }
+    present = (
+        w["families_relative_using"] + w["families_relative_detained"] + w["families_relative_treatment"]
+    )
     flows = rec.flows[1:].sum(axis=0)
     detections = float(flows[INSIST])
     tests = float(flows[Event.DETECT])
-    out = {"family_weeks_relative_using": per(w["families_relative_using"].sum()),
-           "family_weeks_relative_detained": per(w["families_relative_detained"].sum()),
-           "family_weeks_relative_treatment": per(w["families_relative_treatment"].sum()),
-           "family_strain_mean": float(w["families_strain"].sum() / max(present.sum(), 1.0)),
-           "family_insist_decisions": detections,
-           "share_tests_family_insists": detections / tests if tests else float("nan"),
-           "family_strategies_adopted": float(flows[STRATEGY]),
-           "family_strategies_given_up": float(flows[GIVE_UP])}
+    out = {
+        "family_weeks_relative_using": per(w["families_relative_using"].sum()),
+        "family_weeks_relative_detained": per(w["families_relative_detained"].sum()),
+        "family_weeks_relative_treatment": per(w["families_relative_treatment"].sum()),
+        "family_strain_mean": float(w["families_strain"].sum() / max(present.sum(), 1.0)),
+        "family_insist_decisions": detections,
+        "share_tests_family_insists": detections / tests if tests else float("nan"),
+        "family_strategies_adopted": float(flows[STRATEGY]),
+        "family_strategies_given_up": float(flows[GIVE_UP]),
+    }
     return out
 
 
 PROCESS = Process(
-    name="family", doc=__doc__, params=FamilyParams,
-    columns={"family_strain": ("f4", 0.0),  # weeks of recent use, settled at family_strain_week
-             "family_strain_week": ("i4", 0),
-             "family_failures": ("i2", 0),  # relapses after an exit and drop-outs seen in the run
-             "family_conditional": ("?", False),  # conditional support in use
-             "family_engaged": ("?", False)},  # engaged with the coordinator's plan
-    events={"family_insists": "the family insisted on compulsory admission at a positive test",
-            "family_strategy": "the family took up strategies after an exit (info: bits 1 "
-                               "monitoring, 2 employment, 4 conditional support)",
-            "family_gives_up": "the family gave up its strategies after a relapse or drop-out"},
-    on_enter=on_enter, on_switch=on_switch,
-    weekly=("families_supported", "families_relative_using", "families_relative_detained",
-            "families_relative_treatment", "families_strain"), record=_record,
-    results=(Result("family_weeks_relative_using", "Weeks with the relative using, per family",
-                    "weeks"),
-             Result("family_weeks_relative_detained", "Weeks with the relative detained, per family",
-                    "weeks"),
-             Result("family_weeks_relative_treatment",
-                    "Weeks with the relative in treatment, per family", "weeks"),
-             Result("family_strain_mean", "Mean family strain (weeks of recent use)", "weeks"),
-             Result("family_insist_decisions", "Positive tests at which the family insisted on "
-                    "compulsory admission", "tests"),
-             Result("share_tests_family_insists", "Share of positive tests with an insisting family",
-                    "share"),
-             Result("family_strategies_adopted", "Families taking up strategies after an exit",
-                    "exits"),
-             Result("family_strategies_given_up", "Families giving up their strategies", "times")),
+    name="family",
+    doc=__doc__,
+    params=FamilyParams,
+    columns={
+        "family_strain": ("f4", 0.0),  # weeks of recent use, settled at family_strain_week
+        "family_strain_week": ("i4", 0),
+        "family_failures": ("i2", 0),  # relapses after an exit and drop-outs seen in the run
+        "family_conditional": ("?", False),  # conditional support in use
+        "family_engaged": ("?", False),
+    },  # engaged with the coordinator's plan
+    events={
+        "family_insists": "the family insisted on compulsory admission at a positive test",
+        "family_strategy": "the family took up strategies after an exit (info: bits 1 "
+        "monitoring, 2 employment, 4 conditional support)",
+        "family_gives_up": "the family gave up its strategies after a relapse or drop-out",
+    },
+    on_enter=on_enter,
+    on_switch=on_switch,
+    weekly=(
+        "families_supported",
+        "families_relative_using",
+        "families_relative_detained",
+        "families_relative_treatment",
+        "families_strain",
+    ),
+    record=_record,
+    results=(
+        Result("family_weeks_relative_using", "Weeks with the relative using, per family", "weeks"),
+        Result("family_weeks_relative_detained", "Weeks with the relative detained, per family", "weeks"),
+        Result(
+            "family_weeks_relative_treatment", "Weeks with the relative in treatment, per family", "weeks"
+        ),
+        Result("family_strain_mean", "Mean family strain (weeks of recent use)", "weeks"),
+        Result(
+            "family_insist_decisions",
+            "Positive tests at which the family insisted on compulsory admission",
+            "tests",
+        ),
+        Result("share_tests_family_insists", "Share of positive tests with an insisting family", "share"),
+        Result("family_strategies_adopted", "Families taking up strategies after an exit", "exits"),
+        Result("family_strategies_given_up", "Families giving up their strategies", "times"),
+    ),
     metrics=_metrics,
 )
 INSIST = PROCESS.code("family_insists")

@@ -19,8 +19,15 @@ from .transitions import close_episodes, enter
 if TYPE_CHECKING:
     from ..model import DiversionModel
 
-ON_REGISTER = (State.USING, State.ABSTINENT, State.REFERRED, State.METHADONE, State.RECOVERY,
-               State.RESIDENTIAL, State.DETAINED)
+ON_REGISTER = (
+    State.USING,
+    State.ABSTINENT,
+    State.REFERRED,
+    State.METHADONE,
+    State.RECOVERY,
+    State.RESIDENTIAL,
+    State.DETAINED,
+)
 
 
 def _death_rate(m: DiversionModel, st: np.ndarray, inject: np.ndarray) -> np.ndarray:
@@ -96,14 +103,20 @@ def _metrics(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, floa
 
 
 PROCESS = Process(
-    name="mortality", doc=__doc__,
+    name="mortality",
+    doc=__doc__,
     risks=(Risk("death", ON_REGISTER, _death, Event.DEATH),),
     handlers=(Handler(Event.DEATH, on_death, 10),),
     # expected number of this week's deaths that are the overdose excess after release, detox
     # or leaving methadone: the sum over deaths of (multiplier - 1) / multiplier
-    weekly=("overdose_deaths_after_exit",), record=_record,
-    results=(Result("overdose_deaths_after_exit",
-                    "Overdose deaths after release, detox or leaving methadone (attributable)",
-                    "deaths"),),
+    weekly=("overdose_deaths_after_exit",),
+    record=_record,
+    results=(
+        Result(
+            "overdose_deaths_after_exit",
+            "Overdose deaths after release, detox or leaving methadone (attributable)",
+            "deaths",
+        ),
+    ),
     metrics=_metrics,
 )

@@ -23,8 +23,7 @@ IN_COMMUNITY = (State.USING, State.ABSTINENT, State.REFERRED, State.METHADONE, S
 
 
 def _move(m: DiversionModel, b: Batch) -> np.ndarray:
-    return hz.exponential(m.streams.exponential("move", b.idx, m.week),
-                          m.cfg.params.movement.rate_move)
+    return hz.exponential(m.streams.exponential("move", b.idx, m.week), m.cfg.params.movement.rate_move)
 
 
 def on_move(m: DiversionModel, idx: np.ndarray) -> None:
@@ -48,7 +47,8 @@ def on_move(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 PROCESS = Process(
-    name="movement", doc=__doc__,
+    name="movement",
+    doc=__doc__,
     risks=(Risk("move", IN_COMMUNITY, _move, Event.MOVE),),
     handlers=(Handler(Event.MOVE, on_move, 20),),
 )

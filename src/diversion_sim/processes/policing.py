@@ -44,9 +44,12 @@ def detect_wait(m: DiversionModel, idx: np.ndarray, rel: float = 1.0) -> np.ndar
     start = np.where(open_, window_left, 0.0)
     since = (m.week - p.release_week[idx]).astype(float) + start
     later = hz.piecewise_exponential(
-        e[1], np.full(idx.size, pol.rate_detect * rel), since,
+        e[1],
+        np.full(idx.size, pol.rate_detect * rel),
+        since,
         np.array([m.cfg.params.detention.dur_supervision]),
-        np.array([pol.hr_detect_supervised, 1.0]))
+        np.array([pol.hr_detect_supervised, 1.0]),
+    )
     return np.where(open_ & (retest <= window_left), retest, start + later)
 
 
@@ -86,8 +89,9 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
         client = p.client_until[idx] > m.week
         to_centre = ~p.fixed_address[idx] | insisting[idx] | client
         family.log_insist(m, idx[insisting[idx] & p.fixed_address[idx] & ~client])
-        due = ((p.pos_tests[idx] >= sc.n_tests_refer)
-               | ((m.week - p.release_week[idx]) <= sc.dur_refer_after_release))
+        due = (p.pos_tests[idx] >= sc.n_tests_refer) | (
+            (m.week - p.release_week[idx]) <= sc.dur_refer_after_release
+        )
         divert = ~to_centre
         refer = idx[divert & due & ~on_mmt]
         treated = idx[divert & due & on_mmt]  # already in treatment: not referred, no dossier
@@ -119,8 +123,7 @@ def on_detect(m: DiversionModel, idx: np.ndarray) -> None:
     p.pos_tests[dossier] = 0
     if sc.voluntary_only:  # an offer of voluntary care (methadone patients are in it already)
         offered = p.state[dossier] != State.METHADONE
-        accept = offered & (m.streams.uniform("accept_voluntary", dossier, m.week)
-                            < sc.p_accept_voluntary)
+        accept = offered & (m.streams.uniform("accept_voluntary", dossier, m.week) < sc.p_accept_voluntary)
         m.log(Event.REFUSED_VOLUNTARY, dossier[offered & ~accept])
         left = start_treatment(m, dossier[accept], State.RESIDENTIAL)
         mark(m, np.concatenate([dossier[~accept], left]))
@@ -163,7 +166,8 @@ def on_admit(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 PROCESS = Process(
-    name="policing", doc=__doc__,
+    name="policing",
+    doc=__doc__,
     risks=(Risk("police", (State.USING, State.METHADONE), _police),),
     handlers=(Handler(Event.ADMIT, on_admit, 90), Handler(Event.DETECT, on_detect, 100)),
 )

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..model import DiversionModel
 
 
-def trend(m: DiversionModel, week: int) -> np.ndarray:
+def trend(m: DiversionModel, week: int | np.ndarray) -> np.ndarray:
     """Expected register size of each district at ``week`` on the observed trend (the configured
     size is the register at week 0, the policy switch)."""
     g = m.cfg.params.register.rate_register_growth
@@ -51,8 +51,7 @@ def _counts(m: DiversionModel, site: str, rate: float) -> np.ndarray:
     return counts[m.week - first]
 
 
-def _add(m: DiversionModel, counts: np.ndarray, kind: int, p_opioid: float, history: bool
-         ) -> np.ndarray:
+def _add(m: DiversionModel, counts: np.ndarray, kind: int, p_opioid: float, history: bool) -> np.ndarray:
     total = int(counts.sum())
     if total == 0:
         return np.zeros(0, np.int64)
@@ -66,8 +65,7 @@ def _add(m: DiversionModel, counts: np.ndarray, kind: int, p_opioid: float, hist
         w = np.flatnonzero(wards.district == d)
         cum[w] = np.cumsum(wards.weight[w])
         sel = district == d
-        p.ward[rows[sel]] = w[np.searchsorted(cum[w] / cum[w][-1], u[sel], side="right")
-                              .clip(0, w.size - 1)]
+        p.ward[rows[sel]] = w[np.searchsorted(cum[w] / cum[w][-1], u[sel], side="right").clip(0, w.size - 1)]
     draw_attributes(m, rows, p_opioid)
     p.state[rows] = State.USING
     p.since[rows] = m.week
@@ -100,11 +98,9 @@ def _arrive_in_state(m: DiversionModel, rows: np.ndarray) -> None:
 def step(m: DiversionModel) -> None:
     """This week's entrants: new registrations and (for an area population) moves in."""
     reg, pp = m.cfg.params.register, m.cfg.population
-    _add(m, _counts(m, "entries", reg.rate_entry), Event.ENTER, reg.p_opioid_entrant,
-         history=False)
+    _add(m, _counts(m, "entries", reg.rate_entry), Event.ENTER, reg.p_opioid_entrant, history=False)
     if pp.moves == "out_in":
-        _add(m, _counts(m, "moves_in", rate_move_in(m.cfg)), Event.MOVE_IN, pp.p_opioid,
-             history=True)
+        _add(m, _counts(m, "moves_in", rate_move_in(m.cfg)), Event.MOVE_IN, pp.p_opioid, history=True)
 
 
 def rate_move_in(cfg) -> float:
@@ -139,8 +135,10 @@ def _remission(m: DiversionModel, b: Batch) -> np.ndarray:
     """People using in the community stop on their own (Calabria et al. 2010), unless a dossier
     is pending."""
     p, reg = m.pop, m.cfg.params.register
-    rate = np.where(p.drug[b.idx] == Drug.OPIOID, reg.rate_remission_opioid,
-                    reg.rate_remission_meth) / hz.WEEKS_PER_YEAR
+    rate = (
+        np.where(p.drug[b.idx] == Drug.OPIOID, reg.rate_remission_opioid, reg.rate_remission_meth)
+        / hz.WEEKS_PER_YEAR
+    )
     stop = hz.exponential(m.streams.exponential("remission", b.idx, m.week), rate)
     return np.where(p.dossier[b.idx], np.inf, stop)
 
@@ -151,10 +149,12 @@ def _deregister(m: DiversionModel, b: Batch) -> np.ndarray:
 
 
 PROCESS = Process(
-    name="register", doc=__doc__,
-    risks=(Risk("remission", (State.USING,), _remission, Event.REMISSION),
-           Risk("deregister", (State.ABSTINENT,), _deregister, Event.DEREGISTER)),
-    handlers=(Handler(Event.DEREGISTER, on_deregister, 65),
-              Handler(Event.REMISSION, on_remission, 95)),
+    name="register",
+    doc=__doc__,
+    risks=(
+        Risk("remission", (State.USING,), _remission, Event.REMISSION),
+        Risk("deregister", (State.ABSTINENT,), _deregister, Event.DEREGISTER),
+    ),
+    handlers=(Handler(Event.DEREGISTER, on_deregister, 65), Handler(Event.REMISSION, on_remission, 95)),
     start=step,
 )

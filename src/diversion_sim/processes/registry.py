@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from ..population import COLUMNS
 from . import (
-               coordination,
-               costs,
-               detention,
-               family,
-               mortality,
-               movement,
-               policing,
-               register,
-               relapse,
-               treatment,
-               use_on_methadone,
+    coordination,
+    costs,
+    detention,
+    family,
+    mortality,
+    movement,
+    policing,
+    register,
+    relapse,
+    treatment,
+    use_on_methadone,
 )
 from .base import assemble
 

@@ -29,9 +29,15 @@ def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
     (:mod:`diversion_sim.cohorts`), so the running model reproduces what was fitted."""
     rp, sc, p = m.cfg.params.relapse, m.cfg.scenario, m.pop
     ex = p.exit_type[idx]
-    hr = np.where(ex == Exit.RESIDENTIAL, rp.hr_after_residential,
-                  np.where(ex == Exit.RECOVERY, rp.hr_after_recovery,
-                           np.where(ex == Exit.REMISSION, rp.hr_after_remission, 1.0)))
+    hr = np.where(
+        ex == Exit.RESIDENTIAL,
+        rp.hr_after_residential,
+        np.where(
+            ex == Exit.RECOVERY,
+            rp.hr_after_recovery,
+            np.where(ex == Exit.REMISSION, rp.hr_after_remission, 1.0),
+        ),
+    )
     hr = hr * np.where(p.drug[idx] == Drug.METH, rp.hr_meth, 1.0)
     hr = hr * np.where(p.linked[idx], rp.hr_linked, 1.0)
     hr *= np.where(p.family_monitoring[idx], rp.hr_family_monitoring, 1.0)
@@ -45,8 +51,13 @@ def relapse_hr(m: DiversionModel, idx: np.ndarray) -> np.ndarray:
 def relapse_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float) -> np.ndarray:
     """Time to relapse of abstinent people ``idx`` who have been abstinent ``elapsed`` weeks."""
     rp = m.cfg.params.relapse
-    return hz.weibull_residual(m.streams.exponential("relapse", idx, m.week), rp.shape_relapse,
-                               rp.scale_relapse, relapse_hr(m, idx), elapsed)
+    return hz.weibull_residual(
+        m.streams.exponential("relapse", idx, m.week),
+        rp.shape_relapse,
+        rp.scale_relapse,
+        relapse_hr(m, idx),
+        elapsed,
+    )
 
 
 def _relapse(m: DiversionModel, b: Batch) -> np.ndarray:
@@ -59,7 +70,8 @@ def on_relapse(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 PROCESS = Process(
-    name="relapse", doc=__doc__,
+    name="relapse",
+    doc=__doc__,
     risks=(Risk("relapse", (State.ABSTINENT,), _relapse, Event.RELAPSE),),
     handlers=(Handler(Event.RELAPSE, on_relapse, 60),),
 )

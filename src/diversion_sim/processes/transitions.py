@@ -18,9 +18,11 @@ from .schedule import mark
 if TYPE_CHECKING:
     from ..model import DiversionModel
 
-TREATMENT_START = {State.METHADONE: (Event.START_METHADONE, Service.METHADONE, "methadone"),
-                   State.RECOVERY: (Event.START_RECOVERY, Service.RECOVERY, "services"),
-                   State.RESIDENTIAL: (Event.START_RESIDENTIAL, Service.RESIDENTIAL, "residential")}
+TREATMENT_START = {
+    State.METHADONE: (Event.START_METHADONE, Service.METHADONE, "methadone"),
+    State.RECOVERY: (Event.START_RECOVERY, Service.RECOVERY, "services"),
+    State.RESIDENTIAL: (Event.START_RESIDENTIAL, Service.RESIDENTIAL, "residential"),
+}
 
 
 def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
@@ -31,8 +33,13 @@ def enter(m: DiversionModel, idx: np.ndarray, state: State) -> None:
     old = p.state[idx]
     ended = idx[IS_TREATMENT[old] & (p.since[idx] >= 0)]
     if ended.size:  # treatment spells started in the run's period (week >= 0) end here
-        m.metrics.spells.add(person=ended, state=p.state[ended], start_week=p.since[ended],
-                             weeks=m.week - p.since[ended], end=int(state))
+        m.metrics.spells.add(
+            person=ended,
+            state=p.state[ended],
+            start_week=p.since[ended],
+            weeks=m.week - p.since[ended],
+            end=int(state),
+        )
     centres.move_occupancy(m, idx, old, state)
     for hook in m.assembly.enter_hooks:  # processes that follow changes of state
         hook(m, idx, old, state)
@@ -51,10 +58,15 @@ def close_episodes(m: DiversionModel, idx: np.ndarray, observed: bool) -> None:
     if has.size == 0:
         return
     rec = has[p.exit_week[has] >= m.metrics.first_week]  # clocks started before the switch
-    m.metrics.episodes.add(person=rec, exit_type=p.exit_type[rec],  # are not in the run's table
-                           exit_week=p.exit_week[rec], weeks=m.week - p.exit_week[rec],
-                           observed=np.full(rec.size, observed), linked=p.linked[rec],
-                           drug=p.drug[rec])
+    m.metrics.episodes.add(
+        person=rec,
+        exit_type=p.exit_type[rec],  # are not in the run's table
+        exit_week=p.exit_week[rec],
+        weeks=m.week - p.exit_week[rec],
+        observed=np.full(rec.size, observed),
+        linked=p.linked[rec],
+        drug=p.drug[rec],
+    )
     if observed:
         m.log(Event.RELAPSE, has, p.exit_type[has])
     p.exit_type[has] = Exit.NONE
@@ -69,8 +81,7 @@ def start_exit(m: DiversionModel, idx: np.ndarray, exit_type: Exit) -> None:
     p.exit_week[new] = m.week
 
 
-def start_treatment(m: DiversionModel, idx: np.ndarray, state: State,
-                    flag: int = 0) -> np.ndarray:
+def start_treatment(m: DiversionModel, idx: np.ndarray, state: State, flag: int = 0) -> np.ndarray:
     """Start methadone / recovery support / residential for ``idx`` where a place is free.
 
     Returns the people who could not get a place (they stay where they are).

@@ -22,22 +22,26 @@ if TYPE_CHECKING:
     from ..model import DiversionModel
 
 
-def methadone_dropout_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float
-                           ) -> np.ndarray:
+def methadone_dropout_wait(m: DiversionModel, idx: np.ndarray, elapsed: np.ndarray | float) -> np.ndarray:
     """Time to methadone dropout of ``idx``, on methadone for ``elapsed`` weeks: Weibull, with
     hazard ratio ``params.use_on_methadone.hr_dropout_using`` while using heroin on treatment."""
     tp, p = m.cfg.params.treatment, m.pop
     hr = np.where(p.mmt_using[idx], m.cfg.params.use_on_methadone.hr_dropout_using, 1.0)
-    return hz.weibull_residual(m.streams.exponential("methadone_dropout", idx, m.week),
-                               tp.shape_methadone_dropout, tp.scale_methadone_dropout, hr,
-                               elapsed)
+    return hz.weibull_residual(
+        m.streams.exponential("methadone_dropout", idx, m.week),
+        tp.shape_methadone_dropout,
+        tp.scale_methadone_dropout,
+        hr,
+        elapsed,
+    )
 
 
 def _seek(m: DiversionModel, b: Batch) -> np.ndarray:
     """Opioid users with no dossier pending enrol on methadone on their own."""
     p = m.pop
-    seek = hz.exponential(m.streams.exponential("seek_methadone", b.idx, m.week),
-                          m.cfg.params.treatment.rate_seek_methadone)
+    seek = hz.exponential(
+        m.streams.exponential("seek_methadone", b.idx, m.week), m.cfg.params.treatment.rate_seek_methadone
+    )
     return np.where(p.dossier[b.idx] | (p.drug[b.idx] != Drug.OPIOID), np.inf, seek)
 
 
@@ -86,13 +90,17 @@ def on_seek_methadone(m: DiversionModel, idx: np.ndarray) -> None:
 
 
 PROCESS = Process(
-    name="treatment", doc=__doc__,
-    risks=(Risk("seek_methadone", (State.USING,), _seek, Event.START_METHADONE),
-           Risk("methadone_dropout", (State.METHADONE,), _methadone_dropout, Event.DROPOUT),
-           Risk("treatment_dropout", (State.RECOVERY, State.RESIDENTIAL), _treatment_dropout,
-                Event.DROPOUT),
-           Risk("complete", (State.RECOVERY, State.RESIDENTIAL), _complete, Event.COMPLETE)),
-    handlers=(Handler(Event.COMPLETE, on_complete, 40),
-              Handler(Event.DROPOUT, on_dropout, 50),
-              Handler(Event.START_METHADONE, on_seek_methadone, 80)),
+    name="treatment",
+    doc=__doc__,
+    risks=(
+        Risk("seek_methadone", (State.USING,), _seek, Event.START_METHADONE),
+        Risk("methadone_dropout", (State.METHADONE,), _methadone_dropout, Event.DROPOUT),
+        Risk("treatment_dropout", (State.RECOVERY, State.RESIDENTIAL), _treatment_dropout, Event.DROPOUT),
+        Risk("complete", (State.RECOVERY, State.RESIDENTIAL), _complete, Event.COMPLETE),
+    ),
+    handlers=(
+        Handler(Event.COMPLETE, on_complete, 40),
+        Handler(Event.DROPOUT, on_dropout, 50),
+        Handler(Event.START_METHADONE, on_seek_methadone, 80),
+    ),
 )

@@ -82,15 +82,19 @@ def _metrics(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, floa
 
 
 PROCESS = Process(
-    name="use_on_methadone", doc=__doc__, params=UseOnMethadoneParams,
+    name="use_on_methadone",
+    doc=__doc__,
+    params=UseOnMethadoneParams,
     columns={"mmt_using": ("?", False)},  # on methadone and using heroin
-    events={"use_on_methadone": "started using heroin again while staying on methadone",
-            "stop_use_on_methadone": "stopped using heroin, still on methadone"},
+    events={
+        "use_on_methadone": "started using heroin again while staying on methadone",
+        "stop_use_on_methadone": "stopped using heroin, still on methadone",
+    },
     risks=(Risk("use_on_methadone", (State.METHADONE,), _use),),
     on_enter=on_enter,
-    weekly=("using_on_methadone",), record=_weekly,
-    results=(Result("share_weeks_using_on_methadone", "Share of methadone weeks with heroin use",
-                    "share"),),
+    weekly=("using_on_methadone",),
+    record=_weekly,
+    results=(Result("share_weeks_using_on_methadone", "Share of methadone weeks with heroin use", "share"),),
     metrics=_metrics,
 )
 USE, STOP = PROCESS.code("use_on_methadone"), PROCESS.code("stop_use_on_methadone")
