@@ -80,3 +80,22 @@ def test_invariants_and_result_domains(case):
     if len(ep):  # the Kaplan-Meier curve of the relapse clocks never rises
         km = KaplanMeierFitter().fit(ep["weeks"], ep["observed"]).survival_function_.iloc[:, 0]
         assert (np.diff(km.to_numpy()) <= 1e-12).all() and km.between(0, 1).all()
+
+
+def test_kaplan_meier_equals_lifelines():
+    """The numpy product-limit estimate every run uses (metrics.kaplan_meier) gives lifelines'
+    KaplanMeierFitter survival at the asked times and its median, ties and censoring included."""
+    from diversion_sim.metrics import kaplan_meier
+
+    rng = np.random.default_rng(1)
+    times = np.array([0, 1, 5, 10, 26, 29, 30.0])
+    for _ in range(200):
+        n = int(rng.integers(1, 60))
+        d = rng.integers(0, 30, n).astype(float)
+        e = rng.random(n) < rng.random()
+        surv, median = kaplan_meier(d, e, times)
+        kmf = KaplanMeierFitter().fit(d, e)
+        ref = np.where(times <= d.max(), kmf.survival_function_at_times(times).to_numpy(), np.nan)
+        np.testing.assert_allclose(surv, ref, rtol=0, atol=1e-12)
+        assert median == kmf.median_survival_time_, (median, kmf.median_survival_time_)
+    assert np.isnan(kaplan_meier(np.zeros(0), np.zeros(0, bool), times)[0]).all()

@@ -309,6 +309,11 @@ class DiversionModel(mesa.Model):
         # row -> agent (None until made): a list costs 8 bytes a person, a dict ~50
         self._people: list[Person | None] = [None] * n
         self._families: list[Family | None] = [None] * n
+        # the rule for lazy modes: agents_by_type[Person] and [Family] always exist and hold
+        # the agents made so far (every one when eager); person(row) / people(rows) make more
+        for cls in (Person, Family):
+            if cls not in self.agents_by_type:
+                self.agents_by_type[cls] = mesa.agent.AgentSet([], random=self.random)
         self.make_agents(np.arange(n))
 
     def person(self, row: int) -> Person:
