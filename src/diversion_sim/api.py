@@ -11,6 +11,7 @@ in memory, read a finished sweep. The same seeds and tables as the ``diversion-s
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,9 @@ class Sweep:
         it inline): ``relapse`` (relapse-free survival after release by scenario), ``occupancy``
         (people in ``state`` over time, mean and 90% band) or ``costs`` (total cost by component
         and scenario)."""
-        from matplotlib.figure import Figure
-
         from .metrics import kaplan_meier
 
-        fig = Figure(figsize=(8, 4.5), layout="constrained")
+        fig = _figure_class()(figsize=(8, 4.5), layout="constrained")
         ax = fig.subplots()
         scenarios = list(dict.fromkeys(self.runs["scenario"]))
         if kind == "relapse":
@@ -96,7 +95,15 @@ class Sweep:
                 ax.fill_between(
                     mean.index / 52, g.quantile(0.05).to_numpy(), g.quantile(0.95).to_numpy(), alpha=0.15
                 )
-            ax.set(xlabel="years after the policy switch", ylabel="people", title=state)
+            from .report import STATES
+
+            ax.set(
+                xlabel="years after the policy switch",
+                ylabel="people",
+                title=f"People {STATES[state]} (mean and 90% band over replicates)"
+                if state in STATES
+                else state,
+            )
         elif kind == "costs":
             from .processes.costs import COMPONENTS, LABELS
 
@@ -128,6 +135,23 @@ class Sweep:
         else:
             ax.legend(fontsize=8)
         return fig
+
+
+@functools.lru_cache(maxsize=1)
+def _figure_class():
+    """A matplotlib Figure that a notebook shows as a picture when a cell returns it (``_repr_png_``),
+    made without pyplot: nothing is kept open, no backend is switched and it is shown once."""
+    from io import BytesIO
+
+    from matplotlib.figure import Figure
+
+    class ShownFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buf = BytesIO()
+            self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+
+    return ShownFigure
 
 
 def _one(cfg: Config, r: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
