@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -164,3 +165,36 @@ def test_posterior_file_errors_are_clear(tmp_path):
         DiversionModel(make_config(f"params.posterior_file={bad}", "years=0.1"), 0)
     with pytest.raises(ConfigError, match="params.posterior_file"):
         DiversionModel(make_config(f"params.posterior_file={tmp_path / 'none.csv'}", "years=0.1"), 0)
+
+
+def test_pilot_cascade_shares_pool_districts_by_the_pilots_referrals():
+    """Shares of the referrals, per district and pooled with the pilot's own referral counts as
+    weights (seed 004 Table I: 117 and 87), not the model's; coverage of Long Bien's register."""
+    # persons 0-3 in district 0, 4-5 in district 1; 0, 1, 4, 5 referred; 0 and 4 assessed
+    ev = pd.DataFrame(
+        {
+            "person": [0, 1, 4, 5, 0, 4, 4],
+            "kind": ["refer", "refer", "refer", "refer", "assess", "assess", "start_methadone"],
+        }
+    )
+    district = np.array([0, 0, 0, 0, 1, 1])
+    gone = np.array([False, True, False, False, False, False])
+    out = cal.pilot_cascade(
+        ev,
+        np.zeros(6, np.uint16),
+        gone,
+        district,
+        ["Long Bien", "Nam Tu Liem"],
+        [4, 2],
+        {"Long Bien": 117, "Nam Tu Liem": 87},
+    )
+    assert out["referred_long_bien"] == 0.5 and out["referred_nam_tu_liem"] == 1.0
+    assert out["assessed_share_long_bien"] == 0.5 and out["assessed_share_nam_tu_liem"] == 0.5
+    assert out["assessed"] == pytest.approx(0.5)
+    assert out["methadone_long_bien"] == 0.0 and out["methadone_nam_tu_liem"] == 0.5
+    assert out["methadone"] == pytest.approx(87 * 0.5 / 204)  # weighted as the pilot referred
+    assert out["left"] == pytest.approx(117 * 0.5 / 204)
+    unweighted = cal.pilot_cascade(
+        ev, np.zeros(6, np.uint16), gone, district, ["Long Bien", "Nam Tu Liem"], [4, 2]
+    )
+    assert unweighted["methadone"] == pytest.approx(0.25)  # the model's own 2 + 2 referrals
