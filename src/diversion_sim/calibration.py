@@ -79,7 +79,8 @@ def pilot_cascade(
     steps = {
         "assessed": assessed,
         "methadone": assessed & np.isin(referred, people(Event.START_METHADONE)),
-        "recovery": assessed & np.isin(referred, people(Event.START_RECOVERY, Event.START_RESIDENTIAL)),
+        # recovery support also follows screening without a full assessment (seed 004 Table II)
+        "recovery": np.isin(referred, people(Event.START_RECOVERY, Event.START_RESIDENTIAL)),
         "hiv": (flag & int(Service.HIV_TEST)) > 0,
         "legal": (flag & int(Service.LEGAL)) > 0,
         "left": moved_or_died[referred],

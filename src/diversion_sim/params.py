@@ -133,6 +133,7 @@ class CoordinationParams:
     p_refer_mental: float = MISSING
     p_refer_vocational: float = MISSING
     p_peer_support: float = MISSING
+    p_recovery_screened: float = MISSING  # screened clients not fully assessed who start recovery support
 
 
 @dataclass

@@ -68,8 +68,13 @@ def step(m: DiversionModel) -> None:
     # client is fully assessed with p_assess_complete
     engage = np.asarray(m.cfg.population.p_engage_by_district)[m.wards.district[p.ward[served]]]
     complete = m.streams.uniform("assess_complete", served, m.week) < sc.p_assess_complete * engage
-    m.log(Event.SCREEN_ONLY, served[~complete])
-    enter(m, served[~complete], State.USING)
+    screened = served[~complete]
+    m.log(Event.SCREEN_ONLY, screened)
+    # screening with a brief intervention can still lead to recovery support (home detox): Long
+    # Bien's 88 recovery supports outnumber its 69 full assessments (seed 004 Tables I-II)
+    rec = m.streams.uniform("screen_recovery", screened, m.week) < cp.p_recovery_screened
+    left = start_treatment(m, screened[rec], State.RECOVERY)
+    enter(m, np.concatenate([screened[~rec], left]), State.USING)
     assess(m, served[complete])
     # the newly assessed join the caseload (nobody else's client status changes after this)
     m.cache["caseload"] = (m.week, case + np.bincount(p.ward[served[complete]], minlength=m.wards.n))
