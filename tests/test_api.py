@@ -61,7 +61,9 @@ def test_solara_viz_builds_a_page_from_the_datacollector():
 
 
 def test_a_configuration_changed_by_hand_is_checked():
-    cfg = ds.compose("pilot_diversion", years=1)
+    from diversion_sim.config import compose_config  # the internal, mutable route
+
+    cfg = compose_config(["scenario=pilot_diversion", "years=1"])
     cfg.params.police.rate_detect = -1
     with pytest.raises(ConfigError, match="params.police.rate_detect"):
         ds.DiversionModel(cfg)
@@ -166,3 +168,24 @@ def test_plots_are_returned_as_figures_without_switching_the_backend():
     assert matplotlib.get_backend() == backend
     with pytest.raises(ConfigError, match="plot kind"):
         sw.plot("pie")
+
+
+def test_composed_configuration_is_immutable():
+    """ds.compose and a model's cfg refuse changes by hand with the key in the message; a changed
+    copy comes from with_values (validated, frozen like its source) or from composing again."""
+    from diversion_sim.config import with_values
+
+    cfg = ds.compose("pilot_diversion", years=1)
+    with pytest.raises(ds.ConfigError, match=r"params\.police\.rate_detect.*frozen"):
+        cfg.params.police.rate_detect = -1
+    with pytest.raises(AttributeError, match=r"scenario\.n_coordinators_per_ward"):
+        cfg.scenario.n_coordinators_per_ward = 3
+    copy_ = with_values(cfg, {"params.police.rate_detect": 0.2})
+    assert copy_.params.police.rate_detect == 0.2 and cfg.params.police.rate_detect != 0.2
+    with pytest.raises(ds.ConfigError):
+        copy_.years = 3
+    with pytest.raises(ds.ConfigError, match="rate_detect"):
+        with_values(cfg, {"params.police.rate_detect": -1.0})
+    m = ds.DiversionModel(scenario="compulsory", population="pilot_wards", years=0.1)
+    with pytest.raises(ds.ConfigError, match=r"params\.family\.strain_insist_mean"):
+        m.cfg.params.family.strain_insist_mean = 1.0  # a process's own section too

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .config import compose_config
 from .params import Config
+from .schema import freeze
 
 
 def _settings(scenario: str, settings: dict[str, Any]) -> list[str]:
@@ -37,7 +38,7 @@ def compose(scenario: str = "compulsory", **settings: Any) -> Config:
     """A validated configuration: ``compose("pilot_diversion", years=2, seed=7,
     overrides=["params.police.rate_detect=0.1"])``; bad values raise ConfigError with the
     command's one-paragraph message."""
-    return compose_config(_settings(scenario, dict(settings)))
+    return freeze(compose_config(_settings(scenario, dict(settings))))
 
 
 def run(scenario: str = "compulsory", replicate: int = 0, **settings: Any):

@@ -36,6 +36,7 @@ from .processes.registry import ASSEMBLY
 from .processes.relapse import relapse_wait
 from .processes.treatment import methadone_dropout_wait
 from .processes.use_on_methadone import methadone_use_wait
+from .schema import thaw
 from .states import DRUG_NAMES, NEVER, Drug, Event, Exit, State
 from .streams import Streams
 
@@ -58,7 +59,7 @@ class CohortModel:
     under the status quo's levers (no family support reached unless the spec says so)."""
 
     def __init__(self, cfg: Config, n: int, seed: int, drug: str) -> None:
-        self.cfg = copy.copy(cfg)
+        self.cfg = thaw(copy.deepcopy(cfg))
         self.cfg.scenario = copy.deepcopy(cfg.status_quo)
         self.week = 0
         self.pop = Population(n, ASSEMBLY.columns)

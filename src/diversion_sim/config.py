@@ -21,6 +21,7 @@ from typing import Any
 
 from .params import Config, ConfigError, register_schema, to_config, unknown_key_message, validate
 from .paths import register_resolvers, safe_name  # noqa: F401  (re-exported)
+from .schema import freeze, is_frozen, thaw
 
 INIT_SHARES = ("share_init_using", "share_init_abstinent", "share_init_methadone", "share_init_detained")
 REFERENCE = "compulsory"  # the status quo: every difference in a sweep is against it
@@ -167,7 +168,7 @@ def with_values(cfg: Config, values: dict[str, Any]) -> Config:
     so the four still sum to 1. An element of a list is addressed by its index
     (``population.p_engage_by_district.0``).
     """
-    out = copy.deepcopy(cfg)
+    out = thaw(copy.deepcopy(cfg))  # a private copy: changed here, validated below
     if "population.share_init_using" in values:
         pop = out.population
         u = float(values["population.share_init_using"])
@@ -199,7 +200,8 @@ def with_values(cfg: Config, values: dict[str, Any]) -> Config:
             raise ConfigError(unknown_key_message(key))
         old = getattr(node, parts[-1])
         setattr(node, parts[-1], type(old)(value) if isinstance(old, (int, float)) else value)
-    return validate(out)
+    validate(out)
+    return freeze(out) if is_frozen(cfg) else out  # a frozen configuration gives a frozen copy
 
 
 # ----------------------------------------------------------------------------- posterior draws

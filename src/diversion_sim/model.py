@@ -30,6 +30,7 @@ from .processes import centres
 from .processes.base import Assembly
 from .processes.registry import ASSEMBLY
 from .processes.schedule import flush, schedule
+from .schema import freeze, thaw
 from .states import ALIVE_PRESENT, IS_TREATMENT, Service, State
 from .streams import Streams
 
@@ -47,9 +48,9 @@ SERVICE_OF_STATE = {
 
 def status_quo_config(cfg: Config) -> Config:
     """The configuration of the burn-in: ``cfg`` under the status quo's levers."""
-    out = copy.deepcopy(cfg)
+    out = thaw(copy.deepcopy(cfg))
     out.scenario = copy.deepcopy(cfg.status_quo)
-    return out
+    return freeze(out)
 
 
 def burn_in_key(cfg: Config, replicate: int) -> str:
@@ -154,7 +155,9 @@ class DiversionModel(mesa.Model):
         # per-person keyed draws of every process (common random numbers; see streams.py).
         mesa_seed, pop_seed = np.random.SeedSequence([int(cfg.seed), int(replicate)]).spawn(2)
         super().__init__(rng=int(mesa_seed.generate_state(1)[0]))
-        self.cfg = cfg
+        # the run's own frozen copy: changing a value by hand after the model is built is refused
+        # (it would silently make a run its configuration does not describe)
+        self.cfg = cfg = freeze(thaw(copy.deepcopy(cfg)))
         self.replicate = int(replicate)
         self.streams = Streams(cfg.seed, replicate, ids=lambda: self.pop.uid)  # keyed by person
         self.ward_streams = Streams(cfg.seed, replicate)  # keyed by ward

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 from omegaconf import MISSING
 
 from .errors import ConfigError  # noqa: F401  (re-exported: the schema's error)
+from .schema import Section
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,13 @@ CENTRE_KINDS = ("compulsory", "residential", "methadone", "services")
 
 
 @dataclass
-class CentreKindParams:
+class CentreKindParams(Section):
     n_centres: int = MISSING
     n_capacity: int | None = MISSING  # beds/slots per centre; null = unlimited
 
 
 @dataclass
-class CentresParams:
+class CentresParams(Section):
     compulsory: CentreKindParams = field(default_factory=CentreKindParams)
     residential: CentreKindParams = field(default_factory=CentreKindParams)
     methadone: CentreKindParams = field(default_factory=CentreKindParams)
@@ -77,7 +78,7 @@ class CentresParams:
 
 
 @dataclass
-class PopulationParams:
+class PopulationParams(Section):
     name: str = MISSING
     district_names: list[str] = MISSING
     n_people_by_district: list[int] = MISSING
@@ -105,7 +106,7 @@ class PopulationParams:
 
 
 @dataclass
-class PoliceParams:
+class PoliceParams(Section):
     rate_detect: float = MISSING  # per week, for a person using drugs in the community
     rate_retest: float = MISSING  # per week, while a positive-test window is open
     dur_test_window: float = MISSING  # weeks in which positive tests count together
@@ -118,7 +119,7 @@ class PoliceParams:
 
 
 @dataclass
-class CoordinationParams:
+class CoordinationParams(Section):
     rate_assess: float = MISSING  # assessments per coordinator per week
     n_caseload_max: int = MISSING  # active clients per coordinator
     dur_followup: float = MISSING
@@ -137,7 +138,7 @@ class CoordinationParams:
 
 
 @dataclass
-class TreatmentParams:
+class TreatmentParams(Section):
     shape_methadone_dropout: float = MISSING
     scale_methadone_dropout: float = MISSING
     rate_seek_methadone: float = MISSING
@@ -150,7 +151,7 @@ class TreatmentParams:
 
 
 @dataclass
-class RelapseParams:
+class RelapseParams(Section):
     shape_relapse: float = MISSING
     scale_relapse: float = MISSING  # weeks, after release from compulsory detention
     hr_after_residential: float = MISSING
@@ -165,7 +166,7 @@ class RelapseParams:
 
 
 @dataclass
-class MortalityParams:
+class MortalityParams(Section):
     rate_death_off_oat: float = MISSING  # per 100 person-years
     rate_death_on_oat: float = MISSING
     rate_death_detained: float = MISSING
@@ -180,7 +181,7 @@ class MortalityParams:
 
 
 @dataclass
-class MovementParams:
+class MovementParams(Section):
     rate_move: float = MISSING  # per week while in the community
     rate_move_in: float | None = (
         MISSING  # per person-year of the trended register (out_in populations); None: matched to rate_move
@@ -188,7 +189,7 @@ class MovementParams:
 
 
 @dataclass
-class RegisterParams:
+class RegisterParams(Section):
     rate_register_growth: float = MISSING  # per year, the observed trend of the register
     rate_entry: float = MISSING  # new registrations per person-year of the trended register
     p_opioid_entrant: float = MISSING  # newly registered people whose primary drug is an opioid
@@ -198,7 +199,7 @@ class RegisterParams:
 
 
 @dataclass
-class DetentionParams:
+class DetentionParams(Section):
     dur_supervision: float = MISSING
     # released people linked to services who are planned onto methadone (opioid users); None:
     # the coordinators' plan share, params.coordination.p_plan_methadone
@@ -206,7 +207,7 @@ class DetentionParams:
 
 
 @dataclass
-class CoreParams:
+class CoreParams(Section):
     police: PoliceParams = field(default_factory=PoliceParams)
     coordination: CoordinationParams = field(default_factory=CoordinationParams)
     treatment: TreatmentParams = field(default_factory=TreatmentParams)
@@ -243,7 +244,7 @@ else:
 
 
 @dataclass
-class ScenarioParams:
+class ScenarioParams(Section):
     """Policy levers; a scenario file in ``configs/scenario/`` changes only what differs."""
 
     name: str = MISSING
@@ -269,7 +270,7 @@ class ScenarioParams:
 
 
 @dataclass
-class OutputParams:
+class OutputParams(Section):
     dir: str = MISSING
     events: bool = MISSING  # write the event table (large at national scale)
     allow_incomplete: bool = MISSING  # summarise a sweep even if some runs are missing/damaged
@@ -279,7 +280,7 @@ class OutputParams:
 
 
 @dataclass
-class LimitsParams:
+class LimitsParams(Section):
     """Upper bounds on what one configuration may ask for: a typo (years=500, replicates=1e6)
     stops before anything runs instead of running for a day or exhausting memory. Raise a bound
     on the command line when you mean it (``limits.max_people=5000000``)."""
@@ -292,7 +293,7 @@ class LimitsParams:
 
 
 @dataclass
-class Config:
+class Config(Section):
     seed: int = MISSING
     replicates: int = MISSING
     years: float = MISSING

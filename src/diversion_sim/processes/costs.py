@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from omegaconf import MISSING
 
+from ..schema import Section
 from ..states import StateCode as State
 from .base import Process, Result
 
@@ -75,7 +76,7 @@ UNITS = {
 
 
 @dataclass
-class UnitCost:
+class UnitCost(Section):
     value: float = MISSING  # cost of one unit (UNITS) in ``currency`` of ``year``
     currency: str = MISSING  # "VND" or "USD"
     year: int = MISSING  # price year of ``value``
@@ -87,7 +88,7 @@ def _unit() -> UnitCost:
 
 
 @dataclass
-class CostsParams:
+class CostsParams(Section):
     price_year: int = MISSING  # results are in prices of this year
     vnd_per_usd: float = MISSING  # exchange rate of the price year (results in USD)
     cpi_years: list[int] = MISSING  # years of ``cpi_growth``

@@ -46,6 +46,7 @@ import numpy as np
 from omegaconf import MISSING
 
 from ..population import ATTRIBUTE_WEEK, family_levers
+from ..schema import Section
 from ..states import ALIVE_PRESENT, N_STATES
 from ..states import EventCode as Event
 from ..states import StateCode as State
@@ -64,7 +65,7 @@ STRATEGIES = ("monitoring", "employment", "conditional")  # info bits 1, 2, 4 of
 
 
 @dataclass
-class FamilyParams:
+class FamilyParams(Section):
     p_monitoring: float = MISSING  # at an exit, with full hope: close monitoring
     p_employment_help: float = MISSING  # ... helping the relative into employment
     p_conditional_support: float = MISSING  # ... conditional support

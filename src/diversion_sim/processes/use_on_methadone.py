@@ -21,6 +21,7 @@ import numpy as np
 from omegaconf import MISSING
 
 from .. import hazards as hz
+from ..schema import Section
 from ..states import StateCode as State
 from .base import Batch, Handler, Process, Result, Risk
 from .schedule import mark
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class UseOnMethadoneParams:
+class UseOnMethadoneParams(Section):
     rate_use_on_methadone: float = MISSING  # per week, patients not using start using heroin
     rate_stop_use_on_methadone: float = MISSING  # per week, patients using stop
     hr_dropout_using: float = MISSING  # methadone dropout hazard ratio while using
