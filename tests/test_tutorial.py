@@ -33,4 +33,6 @@ def test_tutorial_notebook_runs(tmp_path, monkeypatch):
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})
     ]
     assert figures, "Sweep.plot showed no figure inline"
-    assert not list(tmp_path.rglob("*.parquet")), "the notebook wrote files"
+    written = {p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob("*") if p.is_file()}
+    assert written <= {"outputs"}, f"the notebook wrote outside outputs/: {written}"
+    assert (tmp_path / "outputs" / "tutorial" / "sweep" / "summary.csv").is_file()
