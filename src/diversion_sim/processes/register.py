@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import hazards as hz
-from ..population import draw_attributes, draw_history
-from ..states import Drug
+from ..population import FAR_PAST, draw_attributes, draw_history
+from ..states import Drug, Tolerance
 from ..states import EventCode as Event
 from ..states import ExitCode as Exit
 from ..states import StateCode as State
@@ -73,10 +73,50 @@ def _add(m: DiversionModel, counts: np.ndarray, kind: int, p_opioid: float, hist
     m.make_agents(rows)
     m.log(kind, rows)
     if history:  # people moving in bring their history and their place in the community
-        draw_history(m, rows, int(m.cfg.population.dur_since_release_init))
+        _bring_history(m, rows)
         _arrive_in_state(m, rows)
     mark(m, rows)
     return rows
+
+
+COMMUNITY = (State.USING, State.ABSTINENT, State.METHADONE)
+
+
+def _history_pool(m: DiversionModel) -> tuple[np.ndarray, np.ndarray]:
+    """Compulsory history of the register's community part (times detained, weeks since the last
+    release): live during the burn-in (shared by every scenario), frozen at the switch, so that
+    movers in get the same history in every scenario of a replicate (common random numbers)."""
+    frozen = getattr(m, "_move_in_pool", None)
+    if frozen is not None:
+        return frozen
+    p = m.pop
+    live = np.flatnonzero(np.isin(p.state, COMMUNITY))
+    return p.n_detentions[live], (m.week - p.release_week[live]).astype(np.int64)
+
+
+def _freeze_pool(m: DiversionModel) -> None:
+    n_det, since = _history_pool(m)
+    m._move_in_pool = (n_det.copy(), since.copy())
+
+
+def _bring_history(m: DiversionModel, rows: np.ndarray) -> None:
+    """People moving in are like the register they join: each takes the compulsory history of a
+    random member of its community part (a keyed draw), so the history of the register is the
+    model's own outcome rather than an input (the initial register's, drawn from the pilot survey
+    by ``population.p_ever_detained``, is the fallback when nobody is in the community)."""
+    n_det, since = _history_pool(m)
+    if n_det.size == 0:
+        draw_history(m, rows, int(m.cfg.population.dur_since_release_init))
+        return
+    p = m.pop
+    k = np.minimum(
+        (m.streams.uniform("move_in_donor", rows, 0) * n_det.size).astype(np.int64), n_det.size - 1
+    )
+    ever = n_det[k] > 0
+    p.n_detentions[rows] = n_det[k]
+    p.release_week[rows] = np.where(ever, m.week - np.maximum(since[k], 1), FAR_PAST)
+    p.tolerance_week[rows] = p.release_week[rows]
+    p.tolerance_kind[rows] = np.where(ever, Tolerance.RELEASE, Tolerance.NONE)
 
 
 def _arrive_in_state(m: DiversionModel, rows: np.ndarray) -> None:
@@ -157,4 +197,5 @@ PROCESS = Process(
     ),
     handlers=(Handler(Event.DEREGISTER, on_deregister, 65), Handler(Event.REMISSION, on_remission, 95)),
     start=step,
+    on_switch=_freeze_pool,
 )
