@@ -55,7 +55,7 @@ def published_points(ax, cohort: dict[str, Any], color, label: str) -> None:
         color=color,
         mfc="white",
         capsize=3,
-        label=f"{label} (n={n})",
+        label=f"{label} (n={n:,})",
     )
 
 
@@ -139,18 +139,8 @@ def relapse_curves(
 
     def points(ax, name, color, label, n=None):
         spec = co[name]
-        p = np.asarray(observed_values(spec))
-        n = n or spec["n"]
-        ax.errorbar(
-            spec["weeks"],
-            p,
-            yerr=1.96 * np.sqrt(p * (1 - p) / n),
-            fmt="o",
-            color=color,
-            mfc="white",
-            capsize=3,
-            label=f"{label} (n={n:,})",
-        )
+        cohort = {"observed": observed_values(spec), "weeks": spec["weeks"], "n": n or spec["n"]}
+        published_points(ax, cohort, color, label)
 
     ax = axes[0]
     band(ax, "release", pal[3], "model: released from compulsory detention")
