@@ -151,7 +151,7 @@ def rate_move_in(cfg) -> float:
     mv, pp = cfg.params.movement, cfg.population
     if mv.rate_move_in is not None:
         return float(mv.rate_move_in)
-    return float(mv.rate_move) * 52.0 * (1.0 - float(pp.share_init_detained))
+    return float(mv.rate_move) * hz.WEEKS_PER_YEAR * (1.0 - float(pp.share_init_detained))
 
 
 def on_remission(m: DiversionModel, idx: np.ndarray) -> None:
