@@ -4,6 +4,7 @@ so a run or a sweep worker does not pay for matplotlib."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +99,17 @@ def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
         mfc="white",
         label="observed by district, checked only",
     )
-    ax.set_yticks(y, [str(x).replace("_", " ") for x in d["label"]])
+    names = [str(x).replace("_", " ") for x in d["label"]]
+    names = [re.sub(r" (long bien|nam tu liem)$", lambda g: ", " + g[1].title(), x) for x in names]
+    ax.set_yticks(y, names)
     ax.set_xlabel("share (of the referrals; first row: of Long Bien's 220 registered)")
     ax.set_xlim(0, 1.02)
     ax.set_title(
         "Hanoi pilot cascade, six wards, May 2019 - June 2020: observed vs calibrated model", fontsize=10
     )
     ax.legend(
-        loc="upper left",
-        bbox_to_anchor=(0.0, -0.12 - 1.2 / (0.42 * len(d) + 1.8)),
+        loc="upper center",
+        bbox_to_anchor=(0.4, -0.75 / (0.42 * len(d))),  # about 0.75 in below the axes, under the x label
         fontsize=8,
         frameon=False,
         ncol=2,
