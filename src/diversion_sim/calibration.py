@@ -576,6 +576,11 @@ CASCADE_LABELS = {
     "left": "left the pilot",
     "assessed_share_long_bien": "assessed, Long Bien",
     "assessed_share_nam_tu_liem": "assessed, Nam Tu Liem",
+    **{  # the district checks (targets.yaml checks), named as the fitted rows are
+        f"{what}_{suffix}": f"{what}, {name}"
+        for what in ("methadone", "recovery", "left")
+        for suffix, name in (("long_bien", "Long Bien"), ("nam_tu_liem", "Nam Tu Liem"))
+    },
 }
 
 
@@ -797,7 +802,7 @@ def replicate_pilot(
         fit.append(
             {
                 "target": k,
-                "label": k.replace("_", " "),
+                "label": CASCADE_LABELS.get(k, k.replace("_", " ")),
                 "kind": "check (not fitted)",
                 "observed": v,
                 "simulated_mean": float(s.mean()),

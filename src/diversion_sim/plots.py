@@ -4,7 +4,6 @@ so a run or a sweep worker does not pay for matplotlib."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +98,7 @@ def pilot_cascade(fit: pd.DataFrame, path: Path) -> Path:
         mfc="white",
         label="observed by district, checked only",
     )
-    names = [str(x).replace("_", " ") for x in d["label"]]
-    names = [re.sub(r" (long bien|nam tu liem)$", lambda g: ", " + g[1].title(), x) for x in names]
-    ax.set_yticks(y, names)
+    ax.set_yticks(y, [str(x).replace("_", " ") for x in d["label"]])
     ax.set_xlabel("share (of the referrals; first row: of Long Bien's 220 registered)")
     ax.set_xlim(0, 1.02)
     ax.set_title(

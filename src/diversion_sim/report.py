@@ -543,6 +543,30 @@ def _status_quo_section(
         "<table><tr><th>what</th><th>observed</th><th>model mean</th><th>90% interval</th>"
         f"<th>inside</th><th>source</th></tr>{rows}</table>"
         "<img src='status_quo.png' alt='The status quo against national figures'>"
+        f"{_status_quo_limits(table, observed)}"
+    )
+
+
+def _status_quo_limits(table: pd.DataFrame, observed: dict[str, Any]) -> str:
+    """What the status quo does not reproduce, from the observed figures (observed.yaml) and this
+    sweep's own model means: the earlier, direction-only points, and the pilot clients' times
+    detained (a check, not fitted: targets.yaml ``checks.mean_prior_detentions``)."""
+    earlier = "; ".join(
+        f"{what} {pt['value']:.2f} around {int(pt['year'])}"
+        for key, what in (("share_in_centres", "in centres"), ("share_on_methadone", "on methadone"))
+        for pt in observed[key]
+        if not pt.get("fitted", True)
+    )
+    times = table.loc[table["target"] == "times detained, if ever", "model_mean"]
+    model_times = f"{float(times.iloc[0]):.2f}" if len(times) and np.isfinite(times.iloc[0]) else "n/a"
+    return (
+        "<p><b>Limits.</b> The status quo is the regime of the pilot's period held fixed through the "
+        f"burn-in, so it does not reproduce the earlier points shown for direction only ({earlier}): the "
+        "fall in detention under the 2013 Renovation Plan and the methadone scale-up are not modelled. "
+        f"Pilot clients ever detained had been detained {observed['prior_detention']['mean_times']:g} "
+        f"times on average (seed 004); the model's, {model_times} times, because in the model a detention "
+        "makes the next one more likely (supervision after release, families insisting after failed "
+        "attempts). Results that rest on prior detentions (families' insistence) carry this.</p>"
     )
 
 
@@ -791,13 +815,8 @@ def _assumptions(order: list[str]) -> str:
         "the status quo is calibrated to national figures and the pilot's two districts, and differences "
         "between scenarios carry model uncertainty that the intervals do not show (they show chance and, "
         "with params=posterior, parameter uncertainty); the pilot's own figures are few (204 referred "
-        "people). The status quo is the regime of about 2019 held fixed through the burn-in: it does "
-        "not reproduce the earlier, higher shares in centres (0.20 in 2012-13, 0.32 in 2016) or the "
-        "methadone scale-up, which the status-quo figure shows for direction only. Pilot clients had been "
-        "detained 1.5 times on average if ever (seed 004); the model's ever-detained have been detained "
-        "about 2.3 times, because in the model a detention makes the next one more likely (supervision "
-        "after release, families insisting after failed attempts). Results that depend on prior "
-        "detentions (families' insistence) carry this. docs/ODD.md describes every submodel.</p>"
+        "people); the status quo's own limits are stated in its section. docs/ODD.md describes every "
+        "submodel.</p>"
         f"<div class='wide'><table><tr><th>key</th><th>value</th><th>where</th><th>why</th></tr>"
         f"{''.join(rows)}</table></div>"
     )
