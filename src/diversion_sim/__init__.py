@@ -4,9 +4,10 @@ The Python route (see :mod:`diversion_sim.api`): ``compose``, ``run``, ``run_sce
 ``load_sweep`` and the Mesa model ``DiversionModel`` (keyword constructor)."""
 
 from .params import Config, ConfigError
+from .provenance import version as _version
 from .states import Event, Exit, Service, State
 
-__version__ = "0.1.0"
+__version__ = _version()  # the release + the git commit (and a digest of uncommitted changes)
 
 __all__ = [
     "Config",

@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import compose_config, config_dir, hydra_message, name_scenario, options, scenario_names  # noqa: F401
+from .config import (  # noqa: F401
+    check_scenario_files,
+    compose_config,
+    config_dir,
+    hydra_message,
+    name_scenario,
+    options,
+    scenario_names,
+)
 from .errors import SweepError, debug, exit_with
 from .params import ConfigError, register_schema, to_config
 
@@ -239,20 +247,6 @@ def _expand_globs(axis: list[str], search: list[str]) -> list[str]:
     return out
 
 
-def check_scenario_files(search: list[str]) -> None:
-    """Every scenario's name is unique: a user's folder may not hold a scenario of the same name
-    as another folder on the search path (which one ran would depend on the path's order)."""
-    where: dict[str, Path] = {}
-    for base in (config_dir(), *map(Path, search)):
-        for f in sorted((base / "scenario").glob("*.yaml")):
-            if f.stem in where and where[f.stem].resolve() != f.resolve():
-                raise ConfigError(
-                    f"two scenarios are called '{f.stem}': {where[f.stem]} and {f}. "
-                    "A scenario's name is its file name; rename one of them."
-                )
-            where[f.stem] = f
-
-
 # ----------------------------------------------------------------------------- the job
 NOT_VARIANT = ("scenario", "replicates")  # swept, but not a variant (scenario: its own column)
 
@@ -298,28 +292,37 @@ def _plan(cfg: Any) -> dict[str, Any]:
         reps = int(values["replicates"]) if "replicates" in values else fixed_reps
         variant = {k: v for k, v in values.items() if k not in NOT_VARIANT}
         jobs += [{"variant": variant, "scenario": n, "replicates": reps} for n in names]
+    from .manifest import new_generation
+    from .provenance import command_line
+
     return {
+        "generation": new_generation(),  # new at every start: a job's record must carry it
+        "command": command_line(),
         "expected": {n: max(j["replicates"] for j in jobs if j["scenario"] == n) for n in names},
         "swept": sorted({c.lstrip("+~").split("=", 1)[0] for a in swept for c in a} - set(NOT_VARIANT)),
         "jobs": jobs,
     }
 
 
-def _variant(root: Path) -> dict[str, Any]:
+def _variant(root: Path) -> tuple[dict[str, Any], str | None, str | None]:
     """This job's values of the sweep's swept keys (read from the plan in ``root``), exactly as
-    its overrides give them (so they match the plan's jobs)."""
+    its overrides give them (so they match the plan's jobs), and the plan's generation and
+    command line."""
     from hydra.core.hydra_config import HydraConfig
 
-    try:
-        swept = json.loads((root / "sweep.json").read_text()).get("swept", [])
-    except (OSError, ValueError, AttributeError):
-        return {}
+    from .manifest import read_json
+
+    plan = read_json(root / "sweep.json")
+    if not isinstance(plan, dict):
+        return {}, None, None
+    swept = plan.get("swept", [])
     given = {
         o.lstrip("+~").split("=", 1)[0]: o.split("=", 1)[1]
         for o in HydraConfig.get().overrides.task
         if "=" in o
     }
-    return {k: given[k] for k in swept if k in given}
+    variant = {k: given[k] for k in swept if k in given} if isinstance(swept, list) else {}
+    return variant, plan.get("generation"), plan.get("command")
 
 
 def _task(cfg: Any) -> None:
@@ -350,17 +353,30 @@ def _task(cfg: Any) -> None:
             with folder_lock(root):
                 if not conf.output.resume:
                     refuse_used_folder(root)
-                run_replicates(conf, root)
-                _finish(
-                    root,
-                    {conf.scenario.name: conf.replicates},
-                    conf.output.allow_incomplete,
-                    conf.output.report,
-                )
+                plan = _single_plan(conf, root)
+                run_replicates(conf, root, generation=plan["generation"], command=plan["command"])
+                _finish(root, plan, conf.output.allow_incomplete, conf.output.report)
         else:
-            run_replicates(conf, root, variant=_variant(root))
+            variant, generation, command = _variant(root)
+            run_replicates(conf, root, variant=variant, generation=generation, command=command)
     except Exception as exc:  # Hydra would print a traceback: one paragraph instead
         exit_with(exc)
+
+
+def _single_plan(conf: Any, root: Path) -> dict[str, Any]:
+    """The plan of a single run (hydra.mode=RUN), written as a sweep's is."""
+    from .manifest import new_generation, write_json
+    from .provenance import command_line
+
+    plan = {
+        "generation": new_generation(),
+        "command": command_line(),
+        "expected": {conf.scenario.name: conf.replicates},
+        "swept": [],
+        "jobs": [{"variant": {}, "scenario": conf.scenario.name, "replicates": conf.replicates}],
+    }
+    write_json(root / "sweep.json", plan)
+    return plan
 
 
 def _finish(root: Path, plan: Any, allow_incomplete: bool, report: bool = False) -> None:
@@ -468,10 +484,9 @@ class SweepCallback(_Callback):
             self._lock.__enter__()  # held until the end: a second sweep into this folder stops
             if not config.output.resume:
                 refuse_used_folder(root)
-            plan = _plan(config)
-            tmp = root / f".sweep.json.tmp-{os.getpid()}"
-            tmp.write_text(json.dumps(plan, indent=1))
-            os.replace(tmp, root / "sweep.json")
+            from .manifest import write_json
+
+            write_json(root / "sweep.json", _plan(config))
         except BaseException as exc:
             lock = getattr(self, "_lock", None)
             if lock is not None and not isinstance(exc, FolderLocked):
@@ -577,7 +592,10 @@ def stop_workers(grace_s: float = 3.0) -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    from .atomic import remove_pending
+
     stop_workers()
+    remove_pending()
     print(
         "diversion-sim: stopped (SIGTERM); complete runs are kept, rerun with "
         "output.resume=true to finish the sweep",

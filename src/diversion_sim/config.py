@@ -66,6 +66,75 @@ def scenario_names(extra_dirs: Sequence[str | Path] = ()) -> list[str]:
     return sorted(names, key=lambda n: (n != REFERENCE, n))
 
 
+SCENARIO_KEYS = ("defaults", "scenario")  # what a scenario file may set
+
+
+def check_scenario_files(search: Sequence[str | Path] = ()) -> None:
+    """Every scenario file on the search path (configs/ and a user's folders) obeys the rules, so
+    that the scenarios of a replicate share their past:
+
+    - its name is unique (a user's folder may not hold a scenario of the same name as another
+      folder: which one ran would depend on the path's order);
+    - it sets only ``scenario.*`` (and its ``defaults``): model parameters (``params.*``), the
+      population, the horizon or the seed would change the burn-in, which every scenario of a
+      replicate shares; sweep those with the scenarios instead (``params.x=a,b``);
+    - it inherits only other scenarios (``defaults: [name, _self_]``), never itself, directly or
+      through others.
+    """
+    import yaml
+
+    where: dict[str, Path] = {}
+    for base in (config_dir(), *map(Path, search)):
+        for f in sorted((Path(base) / "scenario").glob("*.yaml")):
+            if f.stem in where and where[f.stem].resolve() != f.resolve():
+                raise ConfigError(
+                    f"two scenarios are called '{f.stem}': {where[f.stem]} and {f}. "
+                    "A scenario's name is its file name; rename one of them."
+                )
+            where[f.stem] = f
+    parents: dict[str, list[str]] = {}
+    for name, f in where.items():
+        try:
+            data = yaml.safe_load(f.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"scenario file {f} cannot be read as YAML{at} ({getattr(exc, 'problem', None) or exc}); "
+                "fix the file (a scenario is a small YAML file, see configs/scenario/)."
+            ) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"scenario file {f} is not a YAML mapping; see configs/scenario/ for the form.")
+        other = sorted(set(map(str, data)) - set(SCENARIO_KEYS))
+        if other:
+            raise ConfigError(
+                f"scenario file {f} sets {', '.join(repr(k) for k in other)}, which is not allowed: a "
+                "scenario may set only 'scenario.*' keys (and 'defaults' to inherit another "
+                "scenario), because model parameters, the population, the horizon and the seed shape "
+                "the burn-in that every scenario of a replicate shares. Move those settings to the "
+                "command line (e.g. params.police.rate_detect=0.1, or a,b to sweep them)."
+            )
+        parents[name] = []
+        for entry in data.get("defaults") or []:
+            if isinstance(entry, str) and entry != "_self_":
+                parents[name].append(entry.split("/")[-1].removesuffix(".yaml"))
+            elif not isinstance(entry, str):
+                raise ConfigError(
+                    f"scenario file {f}: the defaults entry {entry!r} is not allowed; a scenario "
+                    "inherits other scenarios by name (defaults: [pilot_diversion, _self_])."
+                )
+    for name in parents:  # inheritance must not come back to a scenario
+        stack = [[name, p] for p in parents[name]]
+        while stack:
+            chain = stack.pop()
+            if chain[-1] == name:
+                raise ConfigError(
+                    f"scenario '{name}' inherits itself ({' -> '.join(chain)}); remove that entry from "
+                    f"the defaults of {where[chain[-2]]}."
+                )
+            stack += [[*chain, p] for p in parents.get(chain[-1], []) if p not in chain[1:]]
+
+
 def name_scenario(cfg: Any, choice: str | None) -> None:
     """Give a composed (DictConfig) ``cfg`` its scenario's name: the stem of the chosen file.
 
@@ -97,6 +166,7 @@ def compose_config(
 
     register_schema()
     register_resolvers()
+    check_scenario_files(config_dirs)
     gh = GlobalHydra.instance()
     saved = gh.hydra if gh.is_initialized() else None
     gh.clear()

@@ -22,6 +22,22 @@ def safe_name(name: Any, max_len: int = 80) -> str:
     return out
 
 
+def variant_label(variant: dict[str, Any] | None) -> str:
+    """``k=v,k2=v2`` of the swept keys, in key order ("" when nothing but scenarios is swept)."""
+    variant = variant or {}
+    return ",".join(f"{k}={variant[k]}" for k in sorted(variant))
+
+
+def run_folder(root: Any, scenario: str, replicate: int, variant: dict[str, Any] | None = None) -> Any:
+    """The folder of one run below a sweep or run folder ``root``."""
+    from pathlib import Path
+
+    base = Path(root) / "runs"
+    if variant:
+        base = base / f"variant={safe_name(variant_label(variant))}"
+    return base / f"scenario={safe_name(scenario)}" / f"replicate={int(replicate):04d}"
+
+
 def run_folders(root: Any) -> list:
     """Every run folder below a sweep or run folder ``root``: ``runs/scenario=*/replicate=*`` and,
     for a sweep over other keys, ``runs/variant=*/scenario=*/replicate=*`` (sorted)."""

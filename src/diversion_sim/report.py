@@ -323,9 +323,9 @@ def _table(summary: pd.DataFrame, order: list[str], metrics: list[str] | None = 
     return f"<table><tr><th>result</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _cost_info(root: Path) -> dict[str, Any]:
-    """Price year, exchange rate and discount rate of the sweep's runs (meta.json)."""
-    return _run_info(root).get("costs") or {}
+def _cost_info(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """Price year, exchange rate and discount rate of the page's runs (their meta.json)."""
+    return _run_info(metas).get("costs") or {}
 
 
 def fig_ce_plane(runs: pd.DataFrame, order: list[str], path: Path) -> bool:
@@ -394,14 +394,16 @@ def fig_ceac(accept: pd.DataFrame, order: list[str], path: Path, vnd_per_usd: fl
     return True
 
 
-def _costs_section(root: Path, runs: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: Path) -> str:
+def _costs_section(
+    metas: list[dict[str, Any]], runs: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: Path
+) -> str:
     """Costs by component and payer, the ICERs and the two figures; empty without costs."""
     from .economics import acceptability, icer_table
     from .processes.costs import COMPONENTS, LABELS, UNITS
 
     if "cost_total_vnd" not in set(runs["metric"]):
         return ""
-    info = _cost_info(root)
+    info = _cost_info(metas)
     year, rate, fx = info.get("price_year", "?"), info.get("rate_discount"), info.get("vnd_per_usd")
     disc = f"discounted at {100 * rate:.0f}% a year from week 0" if rate is not None else "discounted"
     rows = [(f"cost_{c}_vnd", f"{LABELS[c]} <small>(priced per {UNITS[c]})</small>") for c in COMPONENTS]
@@ -572,12 +574,15 @@ def _status_quo_limits(table: pd.DataFrame, observed: dict[str, Any]) -> str:
 
 def _check_summary(summary: pd.DataFrame, runs: pd.DataFrame, root: Path) -> None:
     """A summary.csv that does not describe runs.parquet (truncated, edited, from another sweep)
-    is refused: the report would be partial and look whole."""
+    is refused: the report recomputes the summary from the runs and compares every number."""
+    from .sweep import summarise
+
+    rebuild = f"Rebuild it with diversion-sim-summary {root}"
     need = {"scenario", "metric", "n", "mean", "q05", "q95"}
     if not need <= set(summary.columns):
         raise SweepError(
             f"{root / 'summary.csv'} is damaged (columns {sorted(set(summary.columns))}, "
-            f"needs {sorted(need)}); rebuild it with diversion-sim-summary {root}"
+            f"needs {sorted(need)}); {rebuild.lower()}"
         )
     keys = [c for c in runs.columns if c not in ("scenario", "replicate", "metric", "value")]
     have = set(map(tuple, summary[keys + ["scenario", "metric"]].astype(str).to_numpy()))
@@ -586,8 +591,24 @@ def _check_summary(summary: pd.DataFrame, runs: pd.DataFrame, root: Path) -> Non
         raise SweepError(
             f"{root / 'summary.csv'} does not match runs.parquet ({len(want - have)} "
             f"scenario-metric rows missing, {len(have - want)} unknown): it is "
-            f"truncated or from another sweep. Rebuild it with diversion-sim-summary {root}"
+            f"truncated or from another sweep. {rebuild}"
         )
+    fresh = summarise(runs)
+    on = keys + ["scenario", "metric"]
+    both = fresh.astype({k: str for k in on}).merge(
+        summary.astype({k: str for k in on}), on=on, suffixes=("", "_file"), how="left"
+    )
+    for col in [c for c in ("n", "mean", "q05", "q95", "diff_mean", "diff_q05", "diff_q95") if c in fresh]:
+        a = pd.to_numeric(both[col], errors="coerce").to_numpy(float)
+        b = pd.to_numeric(both.get(f"{col}_file"), errors="coerce").to_numpy(float)
+        same = np.isclose(a, b, rtol=1e-9, atol=1e-12) | (np.isnan(a) & np.isnan(b))
+        if not same.all():
+            row = both[~same].iloc[0]
+            raise SweepError(
+                f"{root / 'summary.csv'} does not describe runs.parquet: {row['scenario']} "
+                f"{row['metric']} {col} is {row[col + '_file']} in the file but {row[col]} from the "
+                f"runs (edited, or from another sweep). {rebuild}"
+            )
 
 
 def write_report(root: Path) -> Path:
@@ -597,15 +618,21 @@ def write_report(root: Path) -> Path:
     root = Path(root)
     if not root.is_dir():
         raise SweepError(f"{root} is not a folder; give a sweep folder such as outputs/sweeps/<timestamp>")
+    from .manifest import verify
+
+    for name in ("summary.csv", "runs.parquet", "weekly.parquet", "episodes.parquet"):
+        _read_check(root, name)
+    manifest = verify(root)  # every table is the summary's own, and its runs are still here
     summary, runs = _read(root, "summary.csv"), _read(root, "runs.parquet")
     weekly, episodes = _read(root, "weekly.parquet"), _read(root, "episodes.parquet")
     burn = _read(root, "weekly_burn_in.parquet") if (root / "weekly_burn_in.parquet").is_file() else None
     _check_summary(summary, runs, root)
     keys = [c for c in runs.columns if c not in ("scenario", "replicate", "metric", "value")]
+    metas = _metas(root, manifest)
     out = root / "report"
     out.mkdir(exist_ok=True)
     if not keys:
-        return _write_one(root, out, summary, runs, weekly, episodes, burn, "")
+        return _write_one(root, out, summary, runs, weekly, episodes, burn, "", metas)
     from .config import safe_name
 
     links = []
@@ -618,13 +645,26 @@ def write_report(root: Path) -> Path:
                 return df
             mask = np.ones(len(df), bool)
             for k, v in zip(keys, values):
-                mask &= (df[k].astype(str) == str(v)).to_numpy()
+                mask &= _same(df[k], v)
             return df[mask].drop(columns=keys)
 
         sub = out / f"variant={safe_name(label.replace(' ', ''))}"
         sub.mkdir(exist_ok=True)
+        mine = [
+            m
+            for m in metas
+            if all(_same(pd.Series([(m.get("variant") or {}).get(k)]), v)[0] for k, v in zip(keys, values))
+        ]
         page = _write_one(
-            root, sub, sel(summary), part.drop(columns=keys), sel(weekly), sel(episodes), sel(burn), label
+            root,
+            sub,
+            sel(summary),
+            part.drop(columns=keys),
+            sel(weekly),
+            sel(episodes),
+            sel(burn),
+            label,
+            mine,
         )
         links.append(
             f"<li><a href='{html.escape(page.relative_to(out).as_posix())}'>{html.escape(label)}</a></li>"
@@ -636,11 +676,7 @@ def write_report(root: Path) -> Path:
         f"report compares the scenarios at one combination, against {REFERENCE} at the same "
         f"values.</p><ul>{''.join(links)}</ul></body></html>"
     )
-    path = out / "report.html"
-    tmp = out / ".report.html.tmp"
-    tmp.write_text(index)
-    tmp.replace(path)
-    return path
+    return _write_html(out / "report.html", index)
 
 
 def _write_one(
@@ -652,7 +688,9 @@ def _write_one(
     episodes: pd.DataFrame,
     burn: pd.DataFrame | None,
     variant: str,
+    metas: list[dict[str, Any]],
 ) -> Path:
+    """One report page; ``metas``: the meta.json of this page's runs (their own configuration)."""
     order = _order(root, list(dict.fromkeys(runs["scenario"])))
     figs = [
         ("headline.png", "Key results", fig_headline, (runs, order)),
@@ -664,7 +702,7 @@ def _write_one(
     sections = [
         _status_quo_section(root, runs, weekly, out, burn),
         _fit_section(root, episodes, out) if not variant else "",
-        _costs_section(root, runs, summary, order, out),
+        _costs_section(metas, runs, summary, order, out),
         _families_section(summary, order),
     ]
     for name, title, fn, args in figs:
@@ -674,7 +712,8 @@ def _write_one(
     reps = (
         f"{int(n_rep.min())}" if n_rep.min() == n_rep.max() else f"{int(n_rep.min())} to {int(n_rep.max())}"
     )
-    info = _run_info(root)
+    info = _run_info(metas)
+    prov = info.get("provenance") or {}
     swept = f"<li>Swept values of this page: {html.escape(variant)}</li>" if variant else ""
     body = f"""<h1>Police-mediated diversion vs compulsory detention in Viet Nam: scenario comparison</h1>
 <section><h2>Executive summary</h2>{_exec_summary(summary, runs, order)}</section>
@@ -686,26 +725,26 @@ switch, each run starting from a {info.get("burn_in_years", "?")}-year burn-in u
 who use drugs at the start); seed {info.get("seed", "?")}; parameters:
 {html.escape(str(info.get("params_source", "?")))};
 diversion_sim {html.escape(str(info.get("version", "?")))}.</li>{swept}
+<li>Made by diversion_sim {html.escape(str(prov.get("version", "?")))} (commit
+{html.escape(str(prov.get("git_commit") or "unknown"))}{_dirty(prov)}),
+Python {html.escape(str(prov.get("python", "?")))}, {html.escape(_packages(prov))}. To reproduce:
+<code>{html.escape(str(prov.get("command") or "?"))}</code></li>
 <li>Sweep folder <code>{html.escape(str(root))}</code>.</li></ul>
-{_scenarios(root, order)}</section>
+{_scenarios(metas, order)}</section>
 <section><h2>Key results</h2><p>Each cell: mean over replicates, the 90% interval of the replicates below it,
 and the difference from <b>{REFERENCE}</b> (the status quo), paired replicate by replicate, with its own 90%
 interval; a difference whose interval includes 0 is marked and is not a finding. Every interval in this
 report is a 90% interval.</p><div class="wide">{_table(summary, order)}</div></section>
 {"".join(f"<section>{x}</section>" for x in sections if x)}
 <section>{_definitions()}</section>
-<section>{_assumptions(order)}</section>
+<section>{_assumptions(order, metas)}</section>
 <p><small>Generated by diversion_sim {html.escape(str(info.get("version", "")))}; model description
 in docs/ODD.md, every parameter with its source in docs/parameters.md, references in
 docs/references.md.</small></p>"""
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>diversion_sim report</title>
 <style>{CSS}</style></head><body>{_embed(body, out)}</body></html>"""
-    path = out / "report.html"
-    tmp = out / ".report.html.tmp"
-    tmp.write_text(page)
-    tmp.replace(path)
-    return path
+    return _write_html(out / "report.html", page)
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;color:#222;
@@ -748,69 +787,121 @@ def _definitions() -> str:
     return f"<h2>Definitions</h2><ul>{items}</ul>"
 
 
-def _run_info(root: Path) -> dict[str, Any]:
-    """The meta.json of the sweep's first readable run."""
-    from .paths import run_folders
-
-    for folder in run_folders(root):
-        meta = folder / "meta.json"
-        try:
-            return json.loads(meta.read_text())
-        except (OSError, ValueError):
-            continue
-    return {}
+def _read_check(root: Path, name: str) -> None:
+    if not (root / name).is_file():
+        _read(root, name)  # the message for a folder that was never summarised
 
 
-def _scenarios(root: Path, order: list[str]) -> str:
-    """Each scenario's description, from its own configuration (meta.json of its runs)."""
-    from .config import safe_name
+def _same(col: pd.Series, value: Any) -> np.ndarray:
+    """Where ``col`` holds ``value``: swept values compare as numbers when both are numbers (the
+    override's '1' and the table's 1.0 are one value), else as text."""
+    num = pd.to_numeric(col, errors="coerce").to_numpy(float)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = np.nan
+    if np.isfinite(v):
+        return np.isclose(num, v, rtol=1e-12, atol=0) | (col.astype(str) == str(value)).to_numpy()
+    return (col.astype(str) == str(value)).to_numpy()
 
-    rows = []
-    for sc in order:
-        desc = ""
-        for meta in sorted(root.glob(f"runs/**/scenario={safe_name(sc)}/replicate=*/meta.json")):
-            try:
-                desc = json.loads(meta.read_text()).get("scenario_description", "")
-                break
-            except (OSError, ValueError):
-                continue
-        rows.append(
-            f"<tr><th>{html.escape(sc)}</th><td style='text-align:left'>{html.escape(desc)}</td></tr>"
-        )
+
+def _metas(root: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The meta.json of every run the summary used (the manifest's list), in its order."""
+    from .manifest import read_json
+
+    out = []
+    for run in manifest.get("runs") or []:
+        meta = read_json(root / str(run.get("folder")) / "meta.json")
+        if isinstance(meta, dict):
+            out.append(meta)
+    return out
+
+
+def _run_info(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The meta.json of the page's first run (what every run of a page shares)."""
+    return metas[0] if metas else {}
+
+
+def _dirty(prov: dict[str, Any]) -> str:
+    return ", with uncommitted changes" if prov.get("git_dirty") else ""
+
+
+def _packages(prov: dict[str, Any]) -> str:
+    pk = prov.get("packages") or {}
+    return ", ".join(f"{k} {v}" for k, v in pk.items()) or "packages unknown"
+
+
+def _scenarios(metas: list[dict[str, Any]], order: list[str]) -> str:
+    """Each scenario's description, from its own runs' configuration (their meta.json)."""
+    desc: dict[Any, str] = {}
+    for m in metas:
+        desc.setdefault(m.get("scenario"), str(m.get("scenario_description", "")))
+    rows = [
+        f"<tr><th>{html.escape(sc)}</th><td style='text-align:left'>{html.escape(desc.get(sc, ''))}</td></tr>"
+        for sc in order
+    ]
     return (
         "<h3>The scenarios</h3><div class='wide'><table><tr><th>scenario</th><th>what changes "
         f"(configs/scenario/)</th></tr>{''.join(rows)}</table></div>"
     )
 
 
-def _assumptions(order: list[str]) -> str:
+def _lookup(config: Any, dotted: str) -> Any:
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def _write_html(path: Path, text: str) -> Path:
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def _assumptions(order: list[str], metas: list[dict[str, Any]]) -> str:
     """Every configured value whose source says *assumption*: the model parameters and the levers
-    of the scenarios in this report (from configs/, as docs/parameters.md)."""
+    of the scenarios in this report, with the value the runs used (their own resolved
+    configuration, not configs/ on disk; the source text is configs/')."""
     from .config import config_dir
     from .docs import table
 
     base = config_dir()
+    used: dict[str, Any] = {}
+    for m in metas:
+        used.setdefault(str(m.get("scenario")), m.get("config") or {})
+    first: dict[str, Any] = next(iter(used.values()), {})
     files = [
-        ("model parameter", base / "params" / "default.yaml"),
-        ("status-quo lever", base / "config.yaml"),
+        ("model parameter", base / "params" / "default.yaml", "params.", first),
+        ("status-quo lever", base / "config.yaml", "", first),
     ]
     files += [
-        (f"scenario {sc}", base / "scenario" / f"{sc}.yaml")
+        (f"scenario {sc}", base / "scenario" / f"{sc}.yaml", "", used.get(sc, first))
         for sc in order
         if (base / "scenario" / f"{sc}.yaml").is_file()
     ]
     rows = []
-    for where, path in files:
+    for where, path, prefix, config in files:
         for key, value, _, source in table(path):
             if "assumption" in source.lower() and not key.startswith(("status_quo", "limits", "output")):
+                ran = _lookup(config, prefix + key)
+                shown = value if ran is _MISSING else json.dumps(ran) if not isinstance(ran, str) else ran
                 rows.append(
-                    f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td><td>"
+                    f"<tr><th>{html.escape(key)}</th><td>{html.escape(str(shown))}</td><td>"
                     f"{html.escape(where)}</td><td style='text-align:left'><small>"
                     f"{html.escape(source.replace(chr(92) + '|', '|'))}</small></td></tr>"
                 )
     return (
         "<h2>Assumptions and limitations</h2><p>The values below have no direct source and are marked "
-        "<i>assumption</i> in configs/; those that move the results most are in the sensitivity "
+        "<i>assumption</i> in configs/ (each shown as these runs used it); those that move the results "
+        "most are in the sensitivity "
         "analysis (experiments/sensitivity.py, configs/sensitivity/morris.yaml). Other limitations: "
         "the status quo is calibrated to national figures and the pilot's two districts, and differences "
         "between scenarios carry model uncertainty that the intervals do not show (they show chance and, "
@@ -880,6 +971,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="diversion-sim-report", description=main.__doc__)
     ap.add_argument("folder", type=Path, help="a sweep folder (outputs/sweeps/<timestamp>)")
     a = ap.parse_args(argv)
+    from .atomic import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm("diversion-sim-report")
     try:
         path = write_report(a.folder.resolve())
     except Exception as exc:

@@ -26,10 +26,10 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
-from .config import posterior_path, safe_name
+from .config import posterior_path
 from .model import DiversionModel, RunResult
 from .params import Config
-from .paths import run_folders
+from .paths import run_folder, run_folders, variant_label  # noqa: F401  (re-exported)
 
 log = logging.getLogger("diversion_sim")
 TABLES = ("metrics", "weekly", "episodes", "spells", "events")
@@ -81,32 +81,26 @@ def common_hash(cfg: Config, variant: dict[str, Any] | None = None) -> str:
     return _hash(d)
 
 
-def variant_label(variant: dict[str, Any] | None) -> str:
-    """``k=v,k2=v2`` of the swept keys, in key order ("" when nothing but scenarios is swept)."""
-    variant = variant or {}
-    return ",".join(f"{k}={variant[k]}" for k in sorted(variant))
-
-
-def run_folder(root: Path, scenario: str, replicate: int, variant: dict[str, Any] | None = None) -> Path:
-    base = Path(root) / "runs"
-    if variant:
-        base = base / f"variant={safe_name(variant_label(variant))}"
-    return base / f"scenario={safe_name(scenario)}" / f"replicate={int(replicate):04d}"
-
-
 def is_complete(folder: Path, cfg_hash: str | None = None) -> bool:
-    """A run folder is complete when its meta.json is readable, lists its tables (metrics among
-    them) and every one is there (and it matches ``cfg_hash``)."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, ValueError):
-        return False
+    """A run folder is complete when its meta.json is readable, was written by this version, lists
+    its tables (metrics among them), every one is there and is the table the run wrote (its
+    sha256), and it matches ``cfg_hash``: anything else is redone by a resumed sweep."""
+    from .manifest import read_json, sha256_file
+
+    meta = read_json(Path(folder) / "meta.json")
     tables = meta.get("tables") if isinstance(meta, dict) else None
-    if not isinstance(tables, list) or "metrics" not in tables:
+    if not isinstance(meta, dict) or not isinstance(tables, list) or "metrics" not in tables:
         return False
-    if any(not (Path(folder) / f"{t}.parquet").is_file() for t in tables):
+    if meta.get("version") != __version__:
         return False
-    return cfg_hash is None or meta.get("config_hash") == cfg_hash
+    if cfg_hash is not None and meta.get("config_hash") != cfg_hash:
+        return False
+    digests = meta.get("tables_sha256")
+    for t in tables:
+        path = Path(folder) / f"{t}.parquet"
+        if not path.is_file() or not isinstance(digests, dict) or digests.get(t) != sha256_file(path):
+            return False
+    return True
 
 
 def run_one(
@@ -143,6 +137,7 @@ def write_run(
     replicate: int,
     timings: dict[str, float],
     variant: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> None:
     """Write one run's tables into ``folder`` atomically (temp folder + rename); on a failed
     write (a full disk) the temporary folder is removed and the error names the folder."""
@@ -151,7 +146,7 @@ def write_run(
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_tables(result, tmp, cfg, replicate, timings, variant or {})
+        _write_tables(result, tmp, cfg, replicate, timings, variant or {}, command)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise OSError(
@@ -171,6 +166,7 @@ def _write_tables(
     replicate: int,
     timings: dict[str, float],
     variant: dict[str, Any],
+    command: str | None = None,
 ) -> None:
     tmp.mkdir()
     ids = {"scenario": cfg.scenario.name, "replicate": replicate, **variant}
@@ -185,6 +181,9 @@ def _write_tables(
     for name, df in tables.items():
         df = df.assign(**ids)
         df.to_parquet(tmp / f"{name}.parquet", index=False)
+    from .manifest import table_digests
+    from .provenance import provenance
+
     meta = {
         "version": __version__,
         "config_hash": config_hash(cfg),
@@ -196,6 +195,7 @@ def _write_tables(
         **ids,
         "timings_s": timings,
         "tables": sorted(tables),
+        "tables_sha256": table_digests(tmp, sorted(tables)),
         "n_people": int(sum(cfg.population.n_people_by_district)),
         "burn_in_years": cfg.burn_in_years,
         "params_source": (
@@ -209,6 +209,8 @@ def _write_tables(
             "vnd_per_usd": cfg.params.costs.vnd_per_usd,
             "rate_discount": cfg.params.costs.rate_discount,
         },
+        "provenance": provenance(command),
+        "config": asdict(cfg),  # the resolved configuration this run used (the report reads it)
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
@@ -239,13 +241,23 @@ def progress(root: Path) -> str:
 
 
 def run_replicates(
-    cfg: Config, root: Path, replicates: list[int] | None = None, variant: dict[str, Any] | None = None
+    cfg: Config,
+    root: Path,
+    replicates: list[int] | None = None,
+    variant: dict[str, Any] | None = None,
+    generation: str | None = None,
+    command: str | None = None,
 ) -> list[Path]:
     """Run (or skip, if already complete) each replicate of ``cfg`` below ``root``; ``variant``
     holds the values of the swept keys other than the scenario (its runs get their own folder and
-    the values as columns of every table)."""
+    the values as columns of every table). With the plan's ``generation``, the job's record
+    (``job.json``: its configuration hash) is written first: the summary takes only runs with it."""
     reps = list(range(cfg.replicates)) if replicates is None else replicates
     h = config_hash(cfg)
+    if generation is not None:
+        from .manifest import write_job
+
+        write_job(root, cfg, h, variant, generation, command)
     done = []
     for i, r in enumerate(reps):
         folder = run_folder(root, cfg.scenario.name, r, variant)
@@ -254,7 +266,7 @@ def run_replicates(
             log.info("%s replicate %d: already complete, skipped", cfg.scenario.name, r)
         else:
             result, timings = run_one(cfg, r, Path(root) / "burn_in")
-            write_run(result, folder, cfg, r, timings, variant)
+            write_run(result, folder, cfg, r, timings, variant, command)
             log.info(
                 "%s: replicate %d done (%d/%d, warm start %.2fs, model %.2fs)",
                 cfg.scenario.name,

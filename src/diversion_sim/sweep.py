@@ -11,9 +11,7 @@ It refuses, naming the files, to summarise a sweep with missing or corrupt runs 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -75,21 +73,35 @@ def plan_jobs(plan: Any, where: str = "sweep.json") -> list[dict[str, Any]]:
     return out
 
 
+def _job_key(variant: Any, scenario: Any) -> tuple[str, str]:
+    return safe_name_variant(variant), str(scenario)
+
+
 def check_runs(root: Path, expected: Any = None) -> tuple[list[Path], list[str]]:
-    """Complete run folders and a list of problems: missing, damaged, another version, a
-    meta.json that disagrees with its folder, runs that do not belong together (another seed,
-    horizon, population, parameters or posterior file), and planned runs that are absent.
-    ``expected``: a sweep plan (:func:`plan_jobs`)."""
-    from .runner import run_folder
+    """Complete run folders of the plan and a list of problems: missing, damaged, another
+    version, a meta.json that disagrees with its folder, a table that is not the one its run
+    wrote, runs of another configuration than their job's (a resume that changed a setting), runs
+    that do not belong together (another seed, horizon, population, parameters or posterior file),
+    and planned runs that are absent. ``expected``: a sweep plan (:func:`plan_jobs`); with a plan,
+    runs outside it are not taken (:func:`runs_outside_plan` lists them)."""
+    from .manifest import job_path, read_json, sha256_file
+    from .paths import run_folder
 
     root = Path(root)
     good, problems, metas = [], [], {}
-    for folder in _run_folders(root):
-        try:
-            meta = json.loads((folder / "meta.json").read_text())
-            if not isinstance(meta, dict):
-                raise ValueError("not an object")
-        except (OSError, ValueError):
+    jobs = plan_jobs(expected) if expected else None
+    generation = expected.get("generation") if isinstance(expected, dict) else None
+    folders = _run_folders(root)
+    if jobs is not None:
+        planned = {
+            run_folder(root, j["scenario"], r, j["variant"] or None).resolve()
+            for j in jobs
+            for r in range(j["replicates"])
+        }
+        folders = [f for f in folders if f.resolve() in planned]
+    for folder in folders:
+        meta = read_json(folder / "meta.json")
+        if not isinstance(meta, dict):
             problems.append(f"{folder}: no readable meta.json (interrupted run?)")
             continue
         if meta.get("version") != __version__:
@@ -118,11 +130,58 @@ def check_runs(root: Path, expected: Any = None) -> tuple[list[Path], list[str]]
                 "folder (copied or linked from elsewhere?)"
             )
             continue
+        digests = meta.get("tables_sha256")
+        changed = [
+            t
+            for t in tables
+            if not isinstance(digests, dict) or digests.get(t) != sha256_file(folder / f"{t}.parquet")
+        ]
+        if changed:
+            problems.append(
+                f"{folder}: {', '.join(t + '.parquet' for t in changed)} is not the table this run "
+                "wrote (replaced or edited since)"
+            )
+            continue
         good.append(folder)
         metas[folder] = meta
+    # one configuration per job: the job's own record (this plan's generation), else the runs agree
+    by_job: dict[tuple[str, str], list[Path]] = {}
+    for folder in good:
+        by_job.setdefault(_job_key(metas[folder].get("variant"), metas[folder].get("scenario")), []).append(
+            folder
+        )
+    drop: set[Path] = set()
+    for job in jobs or []:
+        key = _job_key(job["variant"], job["scenario"])
+        record = read_json(job_path(root, job["scenario"], job["variant"] or None))
+        if generation is None:
+            continue
+        where = f"{job['scenario']}" + (f" at {job['variant']}" if job["variant"] else "")
+        if not isinstance(record, dict) or record.get("generation") != generation:
+            problems.append(
+                f"job {where}: has not started since this sweep's plan was written (the command "
+                "was stopped before it), so its runs may hold the earlier configuration"
+            )
+            drop |= set(by_job.get(key, []))
+            continue
+        stale = [f for f in by_job.get(key, []) if metas[f].get("config_hash") != record.get("config_hash")]
+        for f in stale:
+            problems.append(
+                f"{f}: a run of a different configuration than its job's (left by an earlier command)"
+            )
+        drop |= set(stale)
+    for key, folders_ in by_job.items():
+        hashes = {str(metas[f].get("config_hash")) for f in folders_ if f not in drop}
+        if len(hashes) > 1:
+            problems.append(
+                f"the runs of scenario {key[1]}{' at ' + key[0] if key[0] else ''} hold "
+                f"{len(hashes)} different configurations: one job's runs must share one"
+            )
+            drop |= set(folders_)
+    good = [f for f in good if f not in drop]
     groups: dict[str, list[Path]] = {}
-    for folder, meta in metas.items():
-        groups.setdefault(str(meta.get("common_hash")), []).append(folder)
+    for folder in good:
+        groups.setdefault(str(metas[folder].get("common_hash")), []).append(folder)
     if len(groups) > 1:
         desc = "; ".join(
             f"{len(v)} runs like {v[0].relative_to(root)} (seed "
@@ -137,40 +196,64 @@ def check_runs(root: Path, expected: Any = None) -> tuple[list[Path], list[str]]
         )
         largest = max(groups.values(), key=len)
         good = [f for f in good if f in set(largest)]
-    if expected:
-        have = {
-            (safe_name_variant(metas[f].get("variant")), metas[f]["scenario"], int(metas[f]["replicate"]))
-            for f in good
-        }
-        for job in plan_jobs(expected):
-            key = safe_name_variant(job["variant"])
+    if jobs is not None:
+        have = {f.resolve() for f in good}
+        seen_bad = " ".join(problems)
+        for job in jobs:
             for r in range(job["replicates"]):
-                if (key, job["scenario"], r) not in have:
-                    problems.append(
-                        f"{run_folder(root, job['scenario'], r, job['variant'] or None)}: missing"
-                    )
+                f = run_folder(root, job["scenario"], r, job["variant"] or None)
+                if f.resolve() not in have and str(f) not in seen_bad:
+                    problems.append(f"{f}: missing")
     return good, problems
+
+
+def runs_outside_plan(root: Path, expected: Any) -> list[Path]:
+    """Run folders below ``root`` that the plan does not ask for (left by an earlier command with
+    more replicates or other scenarios): kept on disk, never summarised."""
+    from .paths import run_folder
+
+    if not expected:
+        return []
+    planned = {
+        run_folder(root, j["scenario"], r, j["variant"] or None).resolve()
+        for j in plan_jobs(expected)
+        for r in range(j["replicates"])
+    }
+    return [f for f in _run_folders(root) if f.resolve() not in planned]
 
 
 def safe_name_variant(variant: Any) -> str:
     from .config import safe_name
-    from .runner import variant_label
+    from .paths import variant_label
 
     return safe_name(variant_label(variant)) if variant else ""
 
 
-def _read(folders: list[Path], table: str) -> pd.DataFrame:
+def _read(folders: list[Path], table: str, metas: dict[Path, dict] | None = None) -> pd.DataFrame:
+    """One table of every run in ``folders``, each checked against its folder (identity columns,
+    and for metrics the schema and value domains) when ``metas`` are given."""
+    from .manifest import check_table
+
     frames = []
     for f in folders:
         path = f / f"{table}.parquet"
         if path.is_file():
             try:
-                frames.append(pd.read_parquet(path))
+                df = pd.read_parquet(path)
             except Exception as exc:  # pyarrow raises several types for damaged files
                 raise SweepError(
                     f"cannot read {path}: {exc}. Delete that run folder and re-run "
                     "the same command to redo it."
                 ) from None
+            if metas is not None:
+                meta = metas[f]
+                problem = check_table(df, table, f, meta, sorted(meta.get("variant") or {}))
+                if problem:
+                    raise SweepError(
+                        f"{problem}. Delete that run folder and re-run the same command with "
+                        "output.resume=true to redo it; nothing was summarised."
+                    )
+            frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -182,9 +265,10 @@ def swept_columns(runs: pd.DataFrame) -> list[str]:
     return [c for c in runs.columns if c not in RUN_COLUMNS]
 
 
-def _numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """Swept values arrive as the overrides' strings: numbers become numbers."""
-    for c in swept_columns(df):
+def _numeric_columns(df: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
+    """Swept values arrive as the overrides' strings: numbers become numbers, the same way in
+    every table (``keys``: the swept columns; default: the runs table's extra columns)."""
+    for c in swept_columns(df) if keys is None else [k for k in keys if k in df.columns]:
         try:
             df[c] = pd.to_numeric(df[c])
         except (ValueError, TypeError):
@@ -195,6 +279,11 @@ def _numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
 def summarise(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
     """(swept values x) scenario x metric: mean, 5% and 95% quantiles; paired difference against
     ``reference`` with the same swept values, replicate by replicate."""
+    with np.errstate(invalid="ignore"):  # an infinite median time gives no interval, quietly
+        return _summarise(runs, reference)
+
+
+def _summarise(runs: pd.DataFrame, reference: str) -> pd.DataFrame:
     keys = swept_columns(runs)
     g = runs.groupby(keys + ["scenario", "metric"], sort=False, dropna=False)["value"]
     out = g.agg(
@@ -216,19 +305,36 @@ def summarise(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
 
 
 def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
 
 
-def aggregate(root: Path, expected: Any = None, allow_incomplete: bool = False) -> pd.DataFrame:
-    """Write the sweep tables below ``root`` and return the summary."""
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    from .atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def aggregate(
+    root: Path, expected: Any = None, allow_incomplete: bool = False, command: str | None = None
+) -> pd.DataFrame:
+    """Write the sweep tables below ``root`` from the plan's runs (``expected``) and return the
+    summary. The old manifest is removed first and the new one written last, so a summary that is
+    interrupted leaves tables that no report accepts."""
+    from .manifest import read_json, remove_manifest, write_manifest
+
     root = Path(root)
+    remove_manifest(root)
     good, problems = check_runs(root, expected)
     if not good:
         raise SweepError(
-            f"no complete runs below {root / 'runs'}; run a sweep into this folder "
-            "first (diversion-sim hydra.sweep.dir=...)"
+            f"no complete runs below {root / 'runs'}"
+            + (f" ({'; '.join(problems[:3])})" if problems else "")
+            + "; run a sweep into this folder first (diversion-sim hydra.sweep.dir=...), or "
+            f"finish it with output.resume=true hydra.sweep.dir={root}"
         )
     if problems and not allow_incomplete:
         more = f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
@@ -240,16 +346,25 @@ def aggregate(root: Path, expected: Any = None, allow_incomplete: bool = False) 
             "or pass output.allow_incomplete=true to summarise the complete runs "
             "only."
         )
-    runs = _numeric_columns(_read(good, "metrics"))
-    _atomic_parquet(runs, root / "runs.parquet")
+    metas = {f: read_json(f / "meta.json") for f in good}
+    keys = sorted({k for m in metas.values() for k in (m.get("variant") or {})})
+    runs = _numeric_columns(_read(good, "metrics", metas), keys)
+    tables = {"runs": runs}
     for table in ("weekly", "episodes", "spells", "events", "weekly_burn_in"):
-        df = _read(good, table)
+        df = _read(good, table, metas)
         if len(df):
-            _atomic_parquet(df, root / f"{table}.parquet")
+            tables[table] = _numeric_columns(df, keys)
+    for table in ("runs", "weekly", "episodes", "spells", "events", "weekly_burn_in"):
+        if table not in tables:  # a table this summary did not write must not pass as its own
+            (root / f"{table}.parquet").unlink(missing_ok=True)
+    for name, df in tables.items():
+        _atomic_parquet(df, root / f"{name}.parquet")
     summary = summarise(runs)
     _atomic_csv(summary, root / "summary.csv")
     from .economics import acceptability, icer_table
 
+    for name in ("economics.csv", "acceptability.csv"):
+        (root / name).unlink(missing_ok=True)
     if REFERENCE in set(runs["scenario"]) and "cost_total_vnd" in set(runs["metric"]):
         keys = swept_columns(runs)
         groups = runs.groupby(keys, dropna=False) if keys else [((), runs)]
@@ -261,13 +376,26 @@ def aggregate(root: Path, expected: Any = None, allow_incomplete: bool = False) 
             accept.append(acceptability(part.drop(columns=keys), REFERENCE).assign(**extra))
         _atomic_csv(pd.concat(econ, ignore_index=True), root / "economics.csv")
         _atomic_csv(pd.concat(accept, ignore_index=True), root / "acceptability.csv")
+    used = [
+        {
+            "folder": f.relative_to(root).as_posix(),
+            "config_hash": metas[f].get("config_hash"),
+            "metrics_sha256": (metas[f].get("tables_sha256") or {}).get("metrics"),
+        }
+        for f in good
+    ]
+    outside = [f.relative_to(root).as_posix() for f in runs_outside_plan(root, expected)]
+    if outside:
+        log.warning(
+            "%d run folders below %s are not in this sweep's plan and were left out of the summary (e.g. %s)",
+            len(outside),
+            root / "runs",
+            outside[0],
+        )
+    if command is None and isinstance(expected, dict):
+        command = expected.get("command")
+    write_manifest(root, expected if isinstance(expected, dict) else None, used, outside, command)
     return summary
-
-
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 KEY_METRICS = (
