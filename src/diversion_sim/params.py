@@ -339,6 +339,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+# Domains of keys whose name carries no kind prefix (the costs): (test, what is allowed)
+_RATE = (lambda v: v > 0, "an exchange rate (VND per US$) must be > 0")
+_NAMED_DOMAINS: dict[str, tuple[Any, str]] = {
+    "vnd_per_usd": _RATE,
+    "vnd_per_usd_history": _RATE,
+    "cpi_growth": (
+        lambda v: v > -1,
+        "an annual CPI change is a fraction > -1 (0.03 is 3%; -1 or below would make prices zero "
+        "or negative)",
+    ),
+}
+_UNIT_COST = (lambda v: v >= 0, "a unit cost must be >= 0 (0 leaves the component uncosted)")
+
+
 def _check_scalar(key: str, name: str, v: Any) -> None:
     if v is None:
         if name in (
@@ -355,7 +369,11 @@ def _check_scalar(key: str, name: str, v: Any) -> None:
         _fail(key, v, "it must be a number")
     if math.isnan(v) or math.isinf(v):
         _fail(key, v, "it must be a finite number")
-    if name.startswith(("p_", "share_")):
+    if name in _NAMED_DOMAINS or (name == "value" and key.startswith("params.costs.")):
+        ok, allowed = _NAMED_DOMAINS.get(name, _UNIT_COST)
+        if not ok(v):
+            _fail(key, v, allowed)
+    elif name.startswith(("p_", "share_")):
         if not 0.0 <= v <= 1.0:
             hint = "Did you pass a percentage? Write 0.6, not 60." if 2 <= v <= 100 else ""
             _fail(key, v, "a probability or share must be in [0, 1]", hint)
