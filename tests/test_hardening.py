@@ -4,14 +4,20 @@ bad posterior files, a read-only sweep, a missing Ray cluster and oversized text
 
 from __future__ import annotations
 
+import json
+import multiprocessing as mp
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from diversion_sim.cli import FolderLocked, folder_lock
 from diversion_sim.config import compose_config
 from diversion_sim.economics import classify, icer_table
 from diversion_sim.params import ConfigError
@@ -33,6 +39,106 @@ def one_paragraph(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.startswith("diversion-sim: ")]
     assert len(lines) == 1, stderr[-3000:]
     return lines[0]
+
+
+# 7 ------------------------------------------------------------------- the folder lock
+def _take(root: str, start, results, release) -> None:
+    start.wait()
+    try:
+        folder_lock(Path(root)).__enter__()
+    except FolderLocked:
+        results.put("refused")
+        return
+    results.put("held")
+    release.wait(10)  # hold it while the others try
+
+
+def test_of_many_processes_taking_the_lock_at_once_exactly_one_holds_it(tmp_path):
+    ctx = mp.get_context("fork")
+    for trial in range(5):
+        root = tmp_path / f"t{trial}"
+        root.mkdir()
+        (root / ".lock").write_text("999999999")  # a stale lock of the old kind (a dead PID)
+        start, release, results = ctx.Event(), ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_take, args=(str(root), start, results, release)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        start.set()
+        got = [results.get(timeout=30) for _ in procs]
+        release.set()
+        for p in procs:
+            p.join(10)
+        assert got.count("held") == 1, (trial, got)
+        with folder_lock(root) as lock:  # the holder has exited: its lock went with it
+            assert lock.held
+
+
+def _hold(root: str, ready, pid_to_write: int | None) -> None:
+    lock = folder_lock(Path(root)).__enter__()
+    if pid_to_write is not None:  # as a holder in another PID namespace (another host) looks here
+        info = json.loads(lock.path.read_text())
+        lock.path.write_text(json.dumps({**info, "pid": pid_to_write}))
+    ready.set()
+    time.sleep(60)
+
+
+def test_a_killed_holders_lock_is_free_and_a_live_holder_is_named_and_never_robbed(tmp_path):
+    ctx = mp.get_context("fork")
+    ready = ctx.Event()
+    # a holder whose PID means nothing here (another PID namespace or host) keeps its lock
+    holder = ctx.Process(target=_hold, args=(str(tmp_path), ready, 999999999))
+    holder.start()
+    assert ready.wait(20)
+    with pytest.raises(FolderLocked) as info:
+        folder_lock(tmp_path).__enter__()
+    msg = str(info.value)
+    assert f"PID 999999999 on host {socket.gethostname()}, started " in msg, msg
+    assert "delete" in msg and str(tmp_path / ".lock") in msg  # how to clear a genuinely stale one
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(10)
+    assert (tmp_path / ".lock").exists()  # the file is left, but the kernel released the lock
+    with folder_lock(tmp_path) as lock:
+        assert lock.held
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_a_lock_file_naming_a_live_unrelated_process_is_not_a_lock(tmp_path):
+    (tmp_path / ".lock").write_text(str(os.getppid()))  # a PID reused by an unrelated process
+    with folder_lock(tmp_path) as lock:
+        assert lock.held
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_lock_and_prints_one_paragraph(tmp_path):
+    root = tmp_path / "sweep"
+    cmd = [
+        sys.executable,
+        "-m",
+        "diversion_sim.cli",
+        f"output.dir={tmp_path / 'out'}",
+        f"hydra.sweep.dir={root}",
+        "scenario=compulsory",
+        "population=pilot_wards",
+        "years=3",
+        "replicates=6",
+        "burn_in_years=3",
+        "hydra.launcher.n_jobs=1",
+        "output.report=false",
+    ]
+    p = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (root / "runs").exists():
+        time.sleep(0.2)
+    assert (root / ".lock").exists()
+    os.killpg(p.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole process group
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGINT, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    assert "stopped (Ctrl-C)" in err and "output.resume=true" in err
+    assert not (root / ".lock").exists()
 
 
 # 9 ------------------------------------------------------------------- cost domains

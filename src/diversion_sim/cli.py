@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .config import compose_config, config_dir, hydra_message, name_scenario, options, scenario_names  # noqa: F401
 from .errors import SweepError, debug, exit_with
@@ -390,42 +390,135 @@ class FolderLocked(SweepError):
 
 
 class folder_lock:
-    """An exclusive lock on an output folder (``.lock`` created with O_EXCL, holding the PID):
-    two sweeps started at once into one folder cannot both run. A lock left by a process that is
-    gone (killed) is taken over."""
+    """An exclusive lock on an output folder: two sweeps started at once into one folder cannot
+    both run.
+
+    The lock is the kernel's: ``fcntl.flock(LOCK_EX | LOCK_NB)`` on ``<folder>/.lock``, held
+    open for the lock's life. The kernel releases it when the holding process ends in any way
+    (also SIGKILL), so a lock is never "stale" and never taken over by guessing whether a PID
+    is alive: a holder in another PID namespace, container or host keeps its lock. The file
+    holds the holder's host name, PID and start time, for the refusal message only. On release
+    the file is deleted (and a lock taken on a file deleted meanwhile is retried on the new
+    file, so deleting never lets two hold it).
+
+    Network file systems: Linux NFS (v3 with lockd, v4) maps ``flock`` to byte-range locks the
+    server enforces for every client, so sweeps on two hosts of one share exclude each other.
+    Some mounts do not honour it (``nolock`` / ``local_lock=all``, some FUSE or CIFS setups):
+    there two hosts can both hold the lock, and a file system that refuses ``flock`` falls back
+    to creating ``.lock`` exclusively, which a killed sweep leaves behind. Such a lock is cleared
+    by hand: check that no sweep runs into the folder on any host, then delete ``.lock``."""
+
+    NAME = ".lock"
+    held_now: ClassVar[set[folder_lock]] = set()  # locks this process holds (released on a signal)
 
     def __init__(self, root: Path) -> None:
-        self.path = Path(root) / ".lock"
+        self.path = Path(root) / self.NAME
         self.held = False
+        self._fd: int | None = None
+        self._flock = True
+
+    @staticmethod
+    def _info() -> str:
+        import datetime
+        import socket
+
+        started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": started}) + "\n"
+
+    def _holder(self, fd: int | None = None) -> str:
+        """Who holds the lock, from the file, in words."""
+        try:
+            if fd is not None:
+                text = os.pread(fd, 4096, 0).decode(errors="replace")
+            else:
+                text = self.path.read_text(errors="replace")
+            info = json.loads(text)
+            return f"PID {int(info['pid'])} on host {info['host']}, started {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "a process that has not written its name yet (it is just starting)"
+
+    def _refuse(self, fd: int | None, taken_by_kernel: bool) -> FolderLocked:
+        folder = self.path.parent
+        how = (
+            "The lock is released by the operating system as soon as that process ends, so it "
+            "cannot outlive it on a local disk. Only if no sweep runs into this folder on any host "
+            "(check with ps there) and the folder is on a network file system that does not honour "
+            f"locks (flock), delete {self.path} by hand."
+            if taken_by_kernel
+            else "This file system does not support locks (flock), so a sweep that was killed "
+            f"leaves its lock behind: if no sweep runs into this folder on any host (check with ps "
+            f"there), delete {self.path} by hand."
+        )
+        return FolderLocked(
+            f"another diversion-sim ({self._holder(fd)}) is writing into {folder}; nothing was "
+            "written. Wait for it to finish, or choose another folder (hydra.sweep.dir=...). " + how
+        )
 
     def __enter__(self) -> folder_lock:
+        import errno
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
+        for _ in range(20):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise FolderLocked(
-                        f"another diversion-sim (PID {pid}) is writing into {self.path.parent}; "
-                        "nothing was written. Wait for it to finish, or choose another folder "
-                        "(hydra.sweep.dir=...)"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                exc = self._refuse(fd, True)
+                os.close(fd)
+                raise exc from None
+            except OSError as err:  # this file system has no flock (ENOLCK, EOPNOTSUPP, ...)
+                os.close(fd)
+                if err.errno in (errno.EACCES, errno.EAGAIN):
+                    raise self._refuse(None, True) from None
+                return self._enter_exclusive()
+            try:  # the file may have been deleted (released) between open and flock: retry
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            self.held = True
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, self._info().encode(), 0)
+            self._fd, self.held = fd, True
+            folder_lock.held_now.add(self)
             return self
-        raise FolderLocked(f"cannot lock {self.path.parent} (another process keeps taking it)")
+        raise FolderLocked(f"cannot lock {self.path.parent} (other processes keep taking it)")
+
+    def _enter_exclusive(self) -> folder_lock:
+        """Without flock: the lock is the file itself, created exclusively; never taken over."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise self._refuse(None, False) from None
+        os.write(fd, self._info().encode())
+        os.close(fd)
+        self._flock, self.held = False, True
+        folder_lock.held_now.add(self)
+        return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        self.release()
+
+    def release(self) -> None:
+        """Delete the file and release the lock (idempotent; safe in a signal handler)."""
+        if not self.held:
+            return
+        self.held = False
+        folder_lock.held_now.discard(self)
+        self.path.unlink(missing_ok=True)  # while still held: a waiter retries on a new file
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @classmethod
+    def release_all(cls) -> None:
+        """Release every lock this process holds (under ``python -m diversion_sim.cli`` this file
+        is also ``__main__``, and Hydra's callback holds its lock in the imported module)."""
+        for klass in {cls, getattr(sys.modules.get("diversion_sim.cli"), "folder_lock", cls)}:
+            for lock in list(klass.held_now):
+                lock.release()
 
 
 def _alive(pid: int) -> bool:
@@ -576,13 +669,21 @@ def stop_workers(grace_s: float = 3.0) -> None:
             pass
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM or Ctrl-C (SIGINT): stop the workers, release the folder lock (no ``.lock`` left
+    behind), say in one paragraph what is kept, and exit 128 + the signal's number."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the cleanup
     stop_workers()
+    folder_lock.release_all()
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     print(
-        "diversion-sim: stopped (SIGTERM); complete runs are kept, rerun with "
-        "output.resume=true to finish the sweep",
+        f"\ndiversion-sim: stopped ({name}); complete runs are kept, rerun the same command "
+        "with its hydra.sweep.dir=... and output.resume=true to finish the sweep",
         file=sys.stderr,
     )
+    sys.stderr.flush()
     os._exit(128 + signum)
 
 
@@ -598,7 +699,8 @@ def main() -> None:
 
     import hydra
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
 
     argv = sys.argv[1:]
     if "--version" in argv:
