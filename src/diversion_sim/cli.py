@@ -19,8 +19,17 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .config import compose_config, config_dir, hydra_message, name_scenario, options, scenario_names  # noqa: F401
-from .errors import SweepError, debug, exit_with
+from .config import (  # noqa: F401
+    check_posterior,
+    compose_config,
+    config_dir,
+    hydra_message,
+    name_scenario,
+    options,
+    posterior_path,
+    scenario_names,
+)
+from .errors import SweepError, debug, exit_with, yaml_message
 from .params import ConfigError, register_schema, to_config
 
 log = logging.getLogger("diversion_sim")
@@ -115,6 +124,7 @@ def preflight(argv: list[str]) -> int:
         jobs = [list(c) for c in itertools.product(*axes)]
         _check_launcher(base)
         seen: dict[tuple[str, ...], list[str]] = {}
+        posteriors: set[Path | None] = {None}
         last = None
         for job in jobs:
             try:
@@ -132,6 +142,9 @@ def preflight(argv: list[str]) -> int:
                 del cfg["hydra"]
             name_scenario(cfg, choices.get("scenario"))
             last = to_config(cfg)
+            if posterior_path(last) not in posteriors:  # each draws file once (about a second)
+                check_posterior(last)
+                posteriors.add(posterior_path(last))
             key = tuple(sorted(job))
             if key in seen:
                 raise ConfigError(
@@ -142,6 +155,8 @@ def preflight(argv: list[str]) -> int:
         if last is not None:
             where = OmegaConf.select(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
             _check_writable("hydra.sweep.dir" if multirun else "hydra.run.dir", str(where))
+            if last.output.resume:
+                _check_resumable("hydra.sweep.dir" if multirun else "hydra.run.dir", str(where))
     return len(jobs)
 
 
@@ -150,6 +165,8 @@ def _check_launcher(base: Any) -> None:
     from omegaconf import OmegaConf
 
     target = str(OmegaConf.select(base, "hydra.launcher._target_") or "")
+    if "ray" in target.lower():
+        _check_ray(base)
     if "joblib" in target.lower():
         n = OmegaConf.select(base, "hydra.launcher.n_jobs")
         cores = os.cpu_count() or 1
@@ -159,6 +176,73 @@ def _check_launcher(base: Any) -> None:
                 f"worker processes from 1 to 1024, or -1 for every core ({cores} here), -2 for all "
                 "but one, and so on."
             )
+
+
+def _check_ray(base: Any) -> None:
+    """``hydra/launcher=ray_cluster``: a cluster answers at the address it names (``auto``: the
+    one ``ray start`` on this machine recorded, or ``RAY_ADDRESS``), checked with a short TCP
+    connection, so a missing cluster costs a second, not a traceback after the sweep started."""
+    import socket
+
+    from omegaconf import OmegaConf
+
+    address = OmegaConf.select(base, "hydra.launcher.ray.init.address")
+    if address in (None, "", "local"):
+        return  # Ray starts a local instance
+    address, given = str(address), str(address)
+    tmp = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+        if not address:
+            try:
+                address = tmp.read_text().strip()
+            except OSError:
+                address = ""
+    hint = (
+        "Start one (`ray start --head` on the head node, see configs/hydra/launcher/ray_cluster.yaml), "
+        "point to it with hydra.launcher.ray.init.address=HOST:PORT, or run on this machine's "
+        "cores (drop hydra/launcher=ray_cluster)."
+    )
+    if not address:
+        raise ConfigError(
+            f"config key 'hydra.launcher.ray.init.address' = {given!r} is not allowed here: no Ray "
+            f"cluster was started on this machine (no RAY_ADDRESS, no {tmp}). {hint}"
+        )
+    host_port = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=3.0):
+            pass
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(
+            f"config key 'hydra.launcher.ray.init.address' = {given!r} is not allowed here: no Ray "
+            f"cluster answers at {address} ({why}). {hint}"
+        ) from None
+
+
+def _check_resumable(key: str, where: str) -> None:
+    """``output.resume=true``: every folder of the sweep, and the files written in place, can be
+    written (a read-only copy fails in one paragraph now, not halfway through)."""
+    root = Path(where)
+    root = root if root.is_absolute() else Path.cwd() / root
+    if not root.is_dir():
+        return
+    bad: list[Path] = []
+    for d, _dirs, files in os.walk(root):
+        if not os.access(d, os.W_OK | os.X_OK):
+            bad.append(Path(d))
+        if Path(d) == root:
+            bad += [root / f for f in files if not os.access(root / f, os.W_OK)]
+        if len(bad) > 100:
+            break
+    if bad:
+        shown = ", ".join(str(b) for b in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(
+            f"config key '{key}' = '{where}' is not allowed with output.resume=true: the sweep "
+            f"cannot be finished there, it is read-only ({shown}). Make it writable "
+            f"(chmod -R u+w {root}) or copy it to a writable folder and resume there."
+        )
 
 
 def _check_writable(key: str, where: str) -> None:
@@ -711,16 +795,49 @@ def main() -> None:
     if not any(
         a in ("--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion") for a in argv
     ):
+        import yaml
+
         try:
             preflight(argv)
-        except ConfigError as exc:
+        except (ConfigError, yaml.YAMLError) as exc:
             if debug():
                 raise
-            print(f"diversion-sim: {exc}", file=sys.stderr)
+            text = yaml_message(exc) if isinstance(exc, yaml.YAMLError) else str(exc)
+            print(f"diversion-sim: {text}", file=sys.stderr)
             sys.exit(2)
     register_schema()
     hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)
-    hydra_main()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # errors reach the paragraph below, not Hydra's trace
+    try:
+        hydra_main()
+    except Exception as exc:  # a launcher that cannot start (no Ray cluster), a file Hydra writes
+        folder_lock.release_all()
+        exit_with(_launcher_error(exc))
+    finally:
+        folder_lock.release_all()
+
+
+def _launcher_error(exc: Exception) -> Exception:
+    """A launcher's failure in words: Ray's "cannot connect" names the address and what to do."""
+    import yaml
+
+    if isinstance(exc, yaml.YAMLError):
+        return ConfigError(yaml_message(exc))
+    mod = type(exc).__module__ or ""
+    text = " ".join(str(exc).split())
+    if mod.startswith("ray") or "Ray cluster" in text or "Ray instance" in text:
+        return SweepError(
+            f"the Ray launcher cannot start: {text[:500]}. No run was started. Check that the "
+            "cluster is up (`ray status` on its head node) and reachable from here, point to it "
+            "with hydra.launcher.ray.init.address=HOST:PORT, or run on this machine's cores "
+            "(drop hydra/launcher=ray_cluster)."
+        )
+    if isinstance(exc, OSError) and exc.filename:
+        return SweepError(
+            f"cannot write {exc.filename} ({exc.strerror or exc}); nothing else was changed. "
+            "Make the folder writable or choose another (hydra.sweep.dir=...)."
+        )
+    return exc
 
 
 if __name__ == "__main__":

@@ -290,6 +290,7 @@ class LimitsParams(Section):
     max_people: int = MISSING  # people at week 0, all districts
     max_wards: int = MISSING
     max_count: float = MISSING  # any other count (n_*): coordinators, caseload, beds, tests
+    max_text_chars: int = MISSING  # any text: descriptions, names, paths (each is copied into every run)
 
 
 @dataclass
@@ -572,6 +573,24 @@ def _check_limits(cfg: Config) -> None:
 
     for section in ("population", "scenario", "status_quo", "params"):
         walk(getattr(cfg, section), section + ".")
+
+    def texts(node: Any, prefix: str) -> None:
+        for f in fields(node):
+            v, key = getattr(node, f.name), f"{prefix}{f.name}"
+            if is_dataclass(v):
+                texts(v, key + ".")
+            for i, x in enumerate(v if isinstance(v, list) else [v]):
+                if isinstance(x, str) and len(x) > lim.max_text_chars:
+                    where = f"{key}[{i}]" if isinstance(v, list) else key
+                    _fail(
+                        where,
+                        f"{x[:40]}...",
+                        f"at most {lim.max_text_chars} characters, this text has {len(x):,} "
+                        "(limits.max_text_chars, a guard against pasting a file by mistake; every "
+                        "run's meta.json copies it; raise it with limits.max_text_chars=... if you mean it)",
+                    )
+
+    texts(cfg, "")
 
 
 def _field_type(cls: type, f: Any) -> Any:
