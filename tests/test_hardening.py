@@ -215,7 +215,7 @@ def test_malformed_yaml_in_a_users_config_dir_is_one_paragraph(tmp_path, body, n
     r = cli(tmp_path, "--config-dir", str(tmp_path / "mine"), "scenario=broken", *TINY)
     assert r.returncode == 2
     msg = one_paragraph(r.stderr)
-    assert needle in msg and f"the YAML file {f}, line " in msg, msg
+    assert needle in msg and f"the YAML file {f} cannot be read (line " in msg, msg
 
 
 @pytest.mark.parametrize("damage", ["zero", "truncated", "arrays missing"])

@@ -35,7 +35,11 @@ def yaml_message(exc: Exception) -> str:
     """One paragraph for a YAML file that cannot be parsed (malformed, a key given twice): the
     file, the line and column, and what is wrong, from PyYAML's ``MarkedYAMLError``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    where = f"{mark.name}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "a file"
+    where = (
+        f"{mark.name} cannot be read (line {mark.line + 1}, column {mark.column + 1})"
+        if mark is not None
+        else "cannot be read"
+    )
     problem = " ".join(str(getattr(exc, "problem", "") or exc).split())
     context = " ".join(str(getattr(exc, "context", "") or "").split())
     what = f"{problem} ({context})" if context and problem != str(exc) else problem
@@ -44,4 +48,4 @@ def yaml_message(exc: Exception) -> str:
         if "duplicate key" in problem
         else "check the quotes, brackets and indentation there"
     )
-    return f"the YAML file {where} cannot be read: {what}. Fix the file ({hint}) and run again."
+    return f"the YAML file {where}: {what}. Fix the file ({hint}) and run again."
