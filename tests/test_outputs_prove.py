@@ -319,7 +319,7 @@ def test_a_scenario_file_that_sets_model_parameters_is_refused(tmp_path):
             },
             "inherits itself",
         ),
-        ({"broken": "scenario: [unclosed\n"}, "cannot be read as YAML at line"),
+        ({"broken": "scenario: [unclosed\n"}, "broken.yaml cannot be read (line"),
     ],
 )
 def test_bad_scenario_files_get_one_paragraph_before_anything_runs(tmp_path, files, needle):

@@ -17,18 +17,20 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .config import (  # noqa: F401
+    check_posterior,
     check_scenario_files,
     compose_config,
     config_dir,
     hydra_message,
     name_scenario,
     options,
+    posterior_path,
     scenario_names,
 )
-from .errors import SweepError, debug, exit_with
+from .errors import SweepError, debug, exit_with, yaml_message
 from .params import ConfigError, register_schema, to_config
 
 log = logging.getLogger("diversion_sim")
@@ -123,6 +125,7 @@ def preflight(argv: list[str]) -> int:
         jobs = [list(c) for c in itertools.product(*axes)]
         _check_launcher(base)
         seen: dict[tuple[str, ...], list[str]] = {}
+        posteriors: set[Path | None] = {None}
         last = None
         for job in jobs:
             try:
@@ -140,6 +143,9 @@ def preflight(argv: list[str]) -> int:
                 del cfg["hydra"]
             name_scenario(cfg, choices.get("scenario"))
             last = to_config(cfg)
+            if posterior_path(last) not in posteriors:  # each draws file once (about a second)
+                check_posterior(last)
+                posteriors.add(posterior_path(last))
             key = tuple(sorted(job))
             if key in seen:
                 raise ConfigError(
@@ -150,6 +156,8 @@ def preflight(argv: list[str]) -> int:
         if last is not None:
             where = OmegaConf.select(base, "hydra.sweep.dir" if multirun else "hydra.run.dir")
             _check_writable("hydra.sweep.dir" if multirun else "hydra.run.dir", str(where))
+            if last.output.resume:
+                _check_resumable("hydra.sweep.dir" if multirun else "hydra.run.dir", str(where))
     return len(jobs)
 
 
@@ -158,6 +166,8 @@ def _check_launcher(base: Any) -> None:
     from omegaconf import OmegaConf
 
     target = str(OmegaConf.select(base, "hydra.launcher._target_") or "")
+    if "ray" in target.lower():
+        _check_ray(base)
     if "joblib" in target.lower():
         n = OmegaConf.select(base, "hydra.launcher.n_jobs")
         cores = os.cpu_count() or 1
@@ -167,6 +177,73 @@ def _check_launcher(base: Any) -> None:
                 f"worker processes from 1 to 1024, or -1 for every core ({cores} here), -2 for all "
                 "but one, and so on."
             )
+
+
+def _check_ray(base: Any) -> None:
+    """``hydra/launcher=ray_cluster``: a cluster answers at the address it names (``auto``: the
+    one ``ray start`` on this machine recorded, or ``RAY_ADDRESS``), checked with a short TCP
+    connection, so a missing cluster costs a second, not a traceback after the sweep started."""
+    import socket
+
+    from omegaconf import OmegaConf
+
+    address = OmegaConf.select(base, "hydra.launcher.ray.init.address")
+    if address in (None, "", "local"):
+        return  # Ray starts a local instance
+    address, given = str(address), str(address)
+    tmp = Path(os.environ.get("RAY_TMPDIR", "/tmp")) / "ray" / "ray_current_cluster"
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "")
+        if not address:
+            try:
+                address = tmp.read_text().strip()
+            except OSError:
+                address = ""
+    hint = (
+        "Start one (`ray start --head` on the head node, see configs/hydra/launcher/ray_cluster.yaml), "
+        "point to it with hydra.launcher.ray.init.address=HOST:PORT, or run on this machine's "
+        "cores (drop hydra/launcher=ray_cluster)."
+    )
+    if not address:
+        raise ConfigError(
+            f"config key 'hydra.launcher.ray.init.address' = {given!r} is not allowed here: no Ray "
+            f"cluster was started on this machine (no RAY_ADDRESS, no {tmp}). {hint}"
+        )
+    host_port = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=3.0):
+            pass
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(
+            f"config key 'hydra.launcher.ray.init.address' = {given!r} is not allowed here: no Ray "
+            f"cluster answers at {address} ({why}). {hint}"
+        ) from None
+
+
+def _check_resumable(key: str, where: str) -> None:
+    """``output.resume=true``: every folder of the sweep, and the files written in place, can be
+    written (a read-only copy fails in one paragraph now, not halfway through)."""
+    root = Path(where)
+    root = root if root.is_absolute() else Path.cwd() / root
+    if not root.is_dir():
+        return
+    bad: list[Path] = []
+    for d, _dirs, files in os.walk(root):
+        if not os.access(d, os.W_OK | os.X_OK):
+            bad.append(Path(d))
+        if Path(d) == root:
+            bad += [root / f for f in files if not os.access(root / f, os.W_OK)]
+        if len(bad) > 100:
+            break
+    if bad:
+        shown = ", ".join(str(b) for b in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(
+            f"config key '{key}' = '{where}' is not allowed with output.resume=true: the sweep "
+            f"cannot be finished there, it is read-only ({shown}). Make it writable "
+            f"(chmod -R u+w {root}) or copy it to a writable folder and resume there."
+        )
 
 
 def _check_writable(key: str, where: str) -> None:
@@ -406,42 +483,135 @@ class FolderLocked(SweepError):
 
 
 class folder_lock:
-    """An exclusive lock on an output folder (``.lock`` created with O_EXCL, holding the PID):
-    two sweeps started at once into one folder cannot both run. A lock left by a process that is
-    gone (killed) is taken over."""
+    """An exclusive lock on an output folder: two sweeps started at once into one folder cannot
+    both run.
+
+    The lock is the kernel's: ``fcntl.flock(LOCK_EX | LOCK_NB)`` on ``<folder>/.lock``, held
+    open for the lock's life. The kernel releases it when the holding process ends in any way
+    (also SIGKILL), so a lock is never "stale" and never taken over by guessing whether a PID
+    is alive: a holder in another PID namespace, container or host keeps its lock. The file
+    holds the holder's host name, PID and start time, for the refusal message only. On release
+    the file is deleted (and a lock taken on a file deleted meanwhile is retried on the new
+    file, so deleting never lets two hold it).
+
+    Network file systems: Linux NFS (v3 with lockd, v4) maps ``flock`` to byte-range locks the
+    server enforces for every client, so sweeps on two hosts of one share exclude each other.
+    Some mounts do not honour it (``nolock`` / ``local_lock=all``, some FUSE or CIFS setups):
+    there two hosts can both hold the lock, and a file system that refuses ``flock`` falls back
+    to creating ``.lock`` exclusively, which a killed sweep leaves behind. Such a lock is cleared
+    by hand: check that no sweep runs into the folder on any host, then delete ``.lock``."""
+
+    NAME = ".lock"
+    held_now: ClassVar[set[folder_lock]] = set()  # locks this process holds (released on a signal)
 
     def __init__(self, root: Path) -> None:
-        self.path = Path(root) / ".lock"
+        self.path = Path(root) / self.NAME
         self.held = False
+        self._fd: int | None = None
+        self._flock = True
+
+    @staticmethod
+    def _info() -> str:
+        import datetime
+        import socket
+
+        started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": started}) + "\n"
+
+    def _holder(self, fd: int | None = None) -> str:
+        """Who holds the lock, from the file, in words."""
+        try:
+            if fd is not None:
+                text = os.pread(fd, 4096, 0).decode(errors="replace")
+            else:
+                text = self.path.read_text(errors="replace")
+            info = json.loads(text)
+            return f"PID {int(info['pid'])} on host {info['host']}, started {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "a process that has not written its name yet (it is just starting)"
+
+    def _refuse(self, fd: int | None, taken_by_kernel: bool) -> FolderLocked:
+        folder = self.path.parent
+        how = (
+            "The lock is released by the operating system as soon as that process ends, so it "
+            "cannot outlive it on a local disk. Only if no sweep runs into this folder on any host "
+            "(check with ps there) and the folder is on a network file system that does not honour "
+            f"locks (flock), delete {self.path} by hand."
+            if taken_by_kernel
+            else "This file system does not support locks (flock), so a sweep that was killed "
+            f"leaves its lock behind: if no sweep runs into this folder on any host (check with ps "
+            f"there), delete {self.path} by hand."
+        )
+        return FolderLocked(
+            f"another diversion-sim ({self._holder(fd)}) is writing into {folder}; nothing was "
+            "written. Wait for it to finish, or choose another folder (hydra.sweep.dir=...). " + how
+        )
 
     def __enter__(self) -> folder_lock:
+        import errno
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
+        for _ in range(20):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
-                    raise FolderLocked(
-                        f"another diversion-sim (PID {pid}) is writing into {self.path.parent}; "
-                        "nothing was written. Wait for it to finish, or choose another folder "
-                        "(hydra.sweep.dir=...)"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                exc = self._refuse(fd, True)
+                os.close(fd)
+                raise exc from None
+            except OSError as err:  # this file system has no flock (ENOLCK, EOPNOTSUPP, ...)
+                os.close(fd)
+                if err.errno in (errno.EACCES, errno.EAGAIN):
+                    raise self._refuse(None, True) from None
+                return self._enter_exclusive()
+            try:  # the file may have been deleted (released) between open and flock: retry
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            self.held = True
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, self._info().encode(), 0)
+            self._fd, self.held = fd, True
+            folder_lock.held_now.add(self)
             return self
-        raise FolderLocked(f"cannot lock {self.path.parent} (another process keeps taking it)")
+        raise FolderLocked(f"cannot lock {self.path.parent} (other processes keep taking it)")
+
+    def _enter_exclusive(self) -> folder_lock:
+        """Without flock: the lock is the file itself, created exclusively; never taken over."""
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            raise self._refuse(None, False) from None
+        os.write(fd, self._info().encode())
+        os.close(fd)
+        self._flock, self.held = False, True
+        folder_lock.held_now.add(self)
+        return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        self.release()
+
+    def release(self) -> None:
+        """Delete the file and release the lock (idempotent; safe in a signal handler)."""
+        if not self.held:
+            return
+        self.held = False
+        folder_lock.held_now.discard(self)
+        self.path.unlink(missing_ok=True)  # while still held: a waiter retries on a new file
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    @classmethod
+    def release_all(cls) -> None:
+        """Release every lock this process holds (under ``python -m diversion_sim.cli`` this file
+        is also ``__main__``, and Hydra's callback holds its lock in the imported module)."""
+        for klass in {cls, getattr(sys.modules.get("diversion_sim.cli"), "folder_lock", cls)}:
+            for lock in list(klass.held_now):
+                lock.release()
 
 
 def _alive(pid: int) -> bool:
@@ -591,16 +761,25 @@ def stop_workers(grace_s: float = 3.0) -> None:
             pass
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM or Ctrl-C (SIGINT): stop the workers, release the folder lock (no ``.lock`` left
+    behind), remove the temporary files being written, say in one paragraph what is kept, and exit
+    128 + the signal's number."""
+    import signal
+
     from .atomic import remove_pending
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not interrupt the cleanup
     stop_workers()
     remove_pending()
+    folder_lock.release_all()
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     print(
-        "diversion-sim: stopped (SIGTERM); complete runs are kept, rerun with "
-        "output.resume=true to finish the sweep",
+        f"\ndiversion-sim: stopped ({name}); complete runs are kept, rerun the same command "
+        "with its hydra.sweep.dir=... and output.resume=true to finish the sweep",
         file=sys.stderr,
     )
+    sys.stderr.flush()
     os._exit(128 + signum)
 
 
@@ -616,7 +795,8 @@ def main() -> None:
 
     import hydra
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
 
     argv = sys.argv[1:]
     if "--version" in argv:
@@ -627,16 +807,49 @@ def main() -> None:
     if not any(
         a in ("--help", "-h", "--hydra-help", "--info", "-i", "-sc", "--shell-completion") for a in argv
     ):
+        import yaml
+
         try:
             preflight(argv)
-        except ConfigError as exc:
+        except (ConfigError, yaml.YAMLError) as exc:
             if debug():
                 raise
-            print(f"diversion-sim: {exc}", file=sys.stderr)
+            text = yaml_message(exc) if isinstance(exc, yaml.YAMLError) else str(exc)
+            print(f"diversion-sim: {text}", file=sys.stderr)
             sys.exit(2)
     register_schema()
     hydra_main = hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)
-    hydra_main()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # errors reach the paragraph below, not Hydra's trace
+    try:
+        hydra_main()
+    except Exception as exc:  # a launcher that cannot start (no Ray cluster), a file Hydra writes
+        folder_lock.release_all()
+        exit_with(_launcher_error(exc))
+    finally:
+        folder_lock.release_all()
+
+
+def _launcher_error(exc: Exception) -> Exception:
+    """A launcher's failure in words: Ray's "cannot connect" names the address and what to do."""
+    import yaml
+
+    if isinstance(exc, yaml.YAMLError):
+        return ConfigError(yaml_message(exc))
+    mod = type(exc).__module__ or ""
+    text = " ".join(str(exc).split())
+    if mod.startswith("ray") or "Ray cluster" in text or "Ray instance" in text:
+        return SweepError(
+            f"the Ray launcher cannot start: {text[:500]}. No run was started. Check that the "
+            "cluster is up (`ray status` on its head node) and reachable from here, point to it "
+            "with hydra.launcher.ray.init.address=HOST:PORT, or run on this machine's cores "
+            "(drop hydra/launcher=ray_cluster)."
+        )
+    if isinstance(exc, OSError) and exc.filename:
+        return SweepError(
+            f"cannot write {exc.filename} ({exc.strerror or exc}); nothing else was changed. "
+            "Make the folder writable or choose another (hydra.sweep.dir=...)."
+        )
+    return exc
 
 
 if __name__ == "__main__":

@@ -95,14 +95,14 @@ def check_scenario_files(search: Sequence[str | Path] = ()) -> None:
     parents: dict[str, list[str]] = {}
     for name, f in where.items():
         try:
-            data = yaml.safe_load(f.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(
-                f"scenario file {f} cannot be read as YAML{at} ({getattr(exc, 'problem', None) or exc}); "
-                "fix the file (a scenario is a small YAML file, see configs/scenario/)."
-            ) from None
+            with open(f, encoding="utf-8") as fh:  # an open file: PyYAML's marks name it
+                data = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            from .errors import yaml_message
+
+            raise ConfigError(yaml_message(exc)) from None
+        except OSError as exc:
+            raise ConfigError(f"scenario file {f} cannot be read ({exc.strerror or exc}).") from None
         if not isinstance(data, dict):
             raise ConfigError(f"scenario file {f} is not a YAML mapping; see configs/scenario/ for the form.")
         other = sorted(set(map(str, data)) - set(SCENARIO_KEYS))
@@ -275,24 +275,100 @@ def with_values(cfg: Config, values: dict[str, Any]) -> Config:
 
 
 # ----------------------------------------------------------------------------- posterior draws
+def _bad_draws(path: str, why: str) -> ConfigError:
+    return ConfigError(f"config key 'params.posterior_file' = {path!r} is not allowed: {why}.")
+
+
 @functools.lru_cache(maxsize=8)
 def _read_draws(path: str):
+    """The draws of a posterior CSV, checked: a header of distinct dotted keys, then rows of
+    finite numbers >= 0 (every calibrated parameter is a rate, share, shape, scale or ratio);
+    a repeated header, text, NaN, inf or a negative value is refused naming its row."""
+    import csv
+
+    import numpy as np
     import pandas as pd
 
     p = Path(path)
     try:
-        df = pd.read_csv(p)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"config key 'params.posterior_file' = {path!r} is not allowed: the file "
-            f"cannot be read as posterior draws ({exc})."
-        ) from None
-    if df.empty or not all(c.count(".") >= 1 for c in df.columns):
-        raise ConfigError(
-            f"config key 'params.posterior_file' = {path!r} is not allowed: it must "
-            "be a CSV of draws, one column per dotted key (params.police.rate_detect)."
+        with p.open(newline="") as fh:
+            header = next(csv.reader(fh), [])
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise _bad_draws(path, f"the file cannot be read as posterior draws ({exc})") from None
+    if df.empty or not header or not all(c.count(".") >= 1 for c in header):
+        raise _bad_draws(
+            path, "it must be a CSV of draws, one column per dotted key (params.police.rate_detect)"
         )
-    return df
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise _bad_draws(path, f"its header names {', '.join(twice)} more than once (one column per key)")
+    num = df.apply(pd.to_numeric, errors="coerce")
+    again = np.flatnonzero((df == df.columns).all(axis=1).to_numpy())
+    if again.size:  # the file's line: the header is line 1
+        raise _bad_draws(path, f"line {again[0] + 2} repeats the header (two files joined?); keep one header")
+    bad = (~np.isfinite(num.to_numpy(float))) | (num.to_numpy(float) < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.any(axis=1))[0])
+        cols = [c for c, b in zip(df.columns, bad[i]) if b]
+        text = df.iloc[i][cols[0]]
+        raise _bad_draws(
+            path,
+            f"line {i + 2} has {cols[0]} = {repr(text) if text else 'an empty cell'}; every draw "
+            "must be a finite number >= 0"
+            + (f" ({len(cols) - 1} more bad value(s) on that line)" if len(cols) > 1 else ""),
+        )
+    return num
+
+
+@functools.lru_cache(maxsize=8)
+def _calibrated_keys(p: Path) -> tuple[list[str], Path | None]:
+    """The keys a posterior file must have a column for: the parameters of the calibration that
+    wrote it (``calibration/<name>.yaml`` for ``<name>_posterior.csv``; the pilot calibration's
+    otherwise), and that file."""
+    import yaml
+
+    name = p.stem[: -len("_posterior")] if p.stem.endswith("_posterior") else p.stem
+    for cand in (config_dir() / "calibration" / f"{name}.yaml", config_dir() / "calibration" / "pilot.yaml"):
+        if cand.is_file():
+            try:
+                doc = yaml.safe_load(cand.read_text()) or {}
+                keys = [k for st in doc.get("stages") or [] for k in st.get("priors") or []]
+                keys = keys or list(doc.get("priors") or {})
+            except (OSError, yaml.YAMLError, AttributeError, TypeError):
+                continue
+            if keys:
+                return list(dict.fromkeys(keys)), cand
+    return [], None
+
+
+def _check_columns(path: str, df) -> None:
+    keys, source = _calibrated_keys(Path(path))
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise _bad_draws(
+            path,
+            f"it has no column for {', '.join(missing)}, calibrated in {source}: those replicates "
+            "would use the point values while the run says it uses posterior draws. Give every "
+            "calibrated parameter a column (experiments/calibrate.py writes such a file)",
+        )
+
+
+def check_posterior(cfg: Config) -> None:
+    """Before anything runs (``params=posterior``): the draws file is readable, has a column for
+    every calibrated parameter, and every draw gives a valid configuration (its domain and the
+    cross-field rules), so no sweep stops after earlier replicates ran."""
+    p = posterior_path(cfg)
+    if p is None:
+        return
+    df = _read_draws(str(p))
+    _check_columns(str(p), df)
+    for i, row in enumerate(df.to_dict("records")):
+        try:
+            with_values(cfg, {k: float(v) for k, v in row.items() if not str(k).startswith("_")})
+        except ConfigError as exc:
+            why = str(exc).rstrip(".")
+            raise _bad_draws(str(p), f"its line {i + 2} is not a valid draw: {why}") from None
 
 
 def posterior_path(cfg: Config) -> Path | None:
@@ -311,6 +387,7 @@ def posterior_draw(cfg: Config, replicate: int) -> dict[str, float]:
     if p is None:
         return {}
     df = _read_draws(str(p))
+    _check_columns(str(p), df)
     row = df.iloc[int(replicate) % len(df)]
     return {k: float(v) for k, v in row.items() if not k.startswith("_")}
 

@@ -8,9 +8,9 @@ per replicate: ``(d_cost, d_effect)``. From these:
   plane);
 - :func:`icer_table` - incremental cost per unit of effect gained (drug-free person-years, deaths
   averted), the ratio of the mean differences, with a 90% interval from a bootstrap over pairs;
-  a scenario that costs less and gains more on average is *dominant*, one that costs more and
-  gains less *dominated*, and when the effect's own 90% interval spans zero the ratio is not
-  reported as a finding;
+  a scenario that costs strictly less and gains more on average is *dominant*, one that costs
+  strictly more and gains less *dominated* (an equal cost is "same cost, ..."), and when the
+  effect's own 90% interval spans zero the ratio is not reported as a finding;
 - :func:`acceptability` - the cost-effectiveness acceptability curve: at each willingness to pay
   ``w`` per unit of effect, the share of pairs with positive net monetary benefit
   ``w * d_effect - d_cost``.
@@ -76,9 +76,11 @@ def classify(d_cost: float, d_effect: float, effect_lo: float, effect_hi: float)
         return "no data"
     if effect_lo <= 0.0 <= effect_hi:
         return "effect not distinguishable from zero"
-    if d_effect > 0 and d_cost <= 0:
+    if d_cost == 0:  # e.g. every unit cost 0: neither cheaper nor dearer, so not dominant
+        return "same cost, gains effect" if d_effect > 0 else "same cost, loses effect"
+    if d_effect > 0 and d_cost < 0:
         return "dominant (saves money, gains effect)"
-    if d_effect < 0 and d_cost >= 0:
+    if d_effect < 0 and d_cost > 0:
         return "dominated (costs more, loses effect)"
     if d_effect > 0:
         return "costs more, gains effect"

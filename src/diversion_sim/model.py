@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import os
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -33,6 +34,8 @@ from .processes.schedule import flush, schedule
 from .schema import freeze, thaw
 from .states import ALIVE_PRESENT, IS_TREATMENT, Service, State
 from .streams import Streams
+
+log = logging.getLogger("diversion_sim")
 
 # Burned-in registers of recent runs, by (burn-in config hash, replicate): the scenarios of a
 # replicate run in one process (a notebook, the dashboard, the calibration) share one burn-in.
@@ -93,6 +96,31 @@ class RunResult:
     metrics: dict[str, float]
     weekly_burn_in: pd.DataFrame | None = None  # with output.burn_in: the burn-in's state counts
     spells: pd.DataFrame | None = None  # treatment spells (methadone, recovery, residential)
+
+
+_SNAPSHOT_KEYS = (
+    "n_created",
+    "wards.district",
+    "wards.weight",
+    "wards.n_coordinators",
+    "burn.states",
+    "burn.week",
+)
+
+
+def _read_snapshot(path: Path) -> dict[str, np.ndarray] | None:
+    """A burned-in register from the cache file, or None when it is damaged in any way (zero
+    bytes, truncated, a bad zip, arrays missing): the cache is then treated as absent."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            snap = {k: z[k] for k in z.files}
+    except Exception:  # noqa: BLE001 - EOFError, BadZipFile, zlib.error, OSError, ValueError, ...
+        log.warning("burn-in cache %s is damaged; simulating the burn-in again", path)
+        return None
+    if not all(k in snap for k in _SNAPSHOT_KEYS) or not any(k.startswith("pop.") for k in snap):
+        log.warning("burn-in cache %s is incomplete; simulating the burn-in again", path)
+        return None
+    return snap
 
 
 class DiversionModel(mesa.Model):
@@ -192,11 +220,7 @@ class DiversionModel(mesa.Model):
         snap = _BURN_IN_CACHE.get(key)
         path = Path(burn_in_dir) / f"{key}.npz" if burn_in_dir else None
         if snap is None and path is not None and path.is_file():
-            try:
-                with np.load(path) as z:
-                    snap = {k: z[k] for k in z.files}
-            except (OSError, ValueError):
-                snap = None  # damaged: simulate again (and rewrite it)
+            snap = _read_snapshot(path)  # None if damaged: simulate again (and rewrite it)
         if snap is None:
             snap = self._burn_in(pop_seed)
             if path is not None:

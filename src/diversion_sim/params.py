@@ -290,6 +290,7 @@ class LimitsParams(Section):
     max_people: int = MISSING  # people at week 0, all districts
     max_wards: int = MISSING
     max_count: float = MISSING  # any other count (n_*): coordinators, caseload, beds, tests
+    max_text_chars: int = MISSING  # any text: descriptions, names, paths (each is copied into every run)
 
 
 @dataclass
@@ -339,6 +340,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+# Domains of keys whose name carries no kind prefix (the costs): (test, what is allowed)
+_RATE = (lambda v: v > 0, "an exchange rate (VND per US$) must be > 0")
+_NAMED_DOMAINS: dict[str, tuple[Any, str]] = {
+    "vnd_per_usd": _RATE,
+    "vnd_per_usd_history": _RATE,
+    "cpi_growth": (
+        lambda v: v > -1,
+        "an annual CPI change is a fraction > -1 (0.03 is 3%; -1 or below would make prices zero "
+        "or negative)",
+    ),
+}
+_UNIT_COST = (lambda v: v >= 0, "a unit cost must be >= 0 (0 leaves the component uncosted)")
+
+
 def _check_scalar(key: str, name: str, v: Any) -> None:
     if v is None:
         if name in (
@@ -355,7 +370,11 @@ def _check_scalar(key: str, name: str, v: Any) -> None:
         _fail(key, v, "it must be a number")
     if math.isnan(v) or math.isinf(v):
         _fail(key, v, "it must be a finite number")
-    if name.startswith(("p_", "share_")):
+    if name in _NAMED_DOMAINS or (name == "value" and key.startswith("params.costs.")):
+        ok, allowed = _NAMED_DOMAINS.get(name, _UNIT_COST)
+        if not ok(v):
+            _fail(key, v, allowed)
+    elif name.startswith(("p_", "share_")):
         if not 0.0 <= v <= 1.0:
             hint = "Did you pass a percentage? Write 0.6, not 60." if 2 <= v <= 100 else ""
             _fail(key, v, "a probability or share must be in [0, 1]", hint)
@@ -554,6 +573,24 @@ def _check_limits(cfg: Config) -> None:
 
     for section in ("population", "scenario", "status_quo", "params"):
         walk(getattr(cfg, section), section + ".")
+
+    def texts(node: Any, prefix: str) -> None:
+        for f in fields(node):
+            v, key = getattr(node, f.name), f"{prefix}{f.name}"
+            if is_dataclass(v):
+                texts(v, key + ".")
+            for i, x in enumerate(v if isinstance(v, list) else [v]):
+                if isinstance(x, str) and len(x) > lim.max_text_chars:
+                    where = f"{key}[{i}]" if isinstance(v, list) else key
+                    _fail(
+                        where,
+                        f"{x[:40]}...",
+                        f"at most {lim.max_text_chars} characters, this text has {len(x):,} "
+                        "(limits.max_text_chars, a guard against pasting a file by mistake; every "
+                        "run's meta.json copies it; raise it with limits.max_text_chars=... if you mean it)",
+                    )
+
+    texts(cfg, "")
 
 
 def _field_type(cls: type, f: Any) -> Any:
