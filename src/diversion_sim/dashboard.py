@@ -2,7 +2,7 @@
 
     pip install -e ".[viz]"
     diversion-sim-dashboard                  # http://127.0.0.1:8765 (this machine only)
-    diversion-sim-dashboard --host 0.0.0.0   # other machines too (only on a trusted network)
+    diversion-sim-dashboard --host 0.0.0.0   # every machine that can reach this one (see below)
 
 Choose a scenario: its own levers (from configs/scenario/) set the controls, and *Reset* returns to
 them. Move a control and the model reruns on the pilot districts (665 people, a few replicates in a
@@ -11,16 +11,29 @@ relapse-free survival after release, people in each state over time with bands o
 service cascade and the key differences. The second tab steps one run week by week and follows a
 handful of people and their families. Works offline with the ``[viz]`` extra (it installs
 ``solara-assets``). Nothing is precomputed: the curves come from ``DiversionModel``.
+
+Security. The page has no authentication. ``--host 0.0.0.0`` serves it to anyone who can reach
+this machine's port: they all see the page and can move the controls, and every move runs the
+model on this server's CPU (a few replicates at a time, one run at a time per server), so one
+visitor can keep it busy for everyone. Share it only on a network you trust, for as long as the
+class needs it. What the browser sends is checked before any configuration is composed: only the
+listed scenarios (``config.scenario_names()``) are accepted and numbers are clamped to each
+control's range (:func:`check_scenario`, :func:`check_control`); every text put into HTML is
+escaped (:func:`esc`); an error shows one sentence on the page and its traceback only in the
+server's log.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import html
+import logging
+import math
 import os
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,6 +41,7 @@ import pandas as pd
 
 from .params import REGIMES
 
+log = logging.getLogger(__name__)
 REFERENCE = "compulsory"
 # control -> (label, one-line explanation, min, max, step)
 CONTROLS = {
@@ -62,6 +76,67 @@ CONTROLS = {
 }
 
 
+REPLICATES = (1, 8)  # replicates a setting may ask for (the slider offers 2-8)
+POPULATIONS = ("pilot_wards", "pilot_districts")  # the dashboard never runs the national register
+MAX_YEARS = 20
+
+# the one sentence a page shows when something fails (the traceback goes to the server's log)
+FAILED = (
+    "The model could not run for these settings. Try other settings or Reset; "
+    "the server's log has the details."
+)
+REFUSED_SCENARIO = "Only the scenarios in the list can be chosen; the dashboard kept the current one."
+REFUSED_VALUE = "That value is not allowed for this control; the control kept its value."
+
+
+class Refused(ValueError):
+    """A value (from the browser) that is not one of the allowed choices. Raised before anything
+    is composed; its message is a fixed sentence that never repeats the value."""
+
+
+def esc(value: object) -> str:
+    """``value`` as text safe inside HTML (``<``, ``>``, ``&`` and quotes escaped). Every text put
+    into ``solara.HTML`` goes through here."""
+    return html.escape(str(value), quote=True)
+
+
+@functools.lru_cache(maxsize=1)
+def allowed_scenarios() -> tuple[str, ...]:
+    """The scenarios the dashboard accepts: those listed in its menu (``configs/scenario/``)."""
+    from .config import scenario_names
+
+    return tuple(scenario_names())
+
+
+def check_scenario(name: object) -> str:
+    """``name`` if it is a listed scenario, else :class:`Refused`: a crafted value
+    (``${oc.env:HOME}``, ``../population/national``) never reaches Hydra."""
+    if not isinstance(name, str) or name not in allowed_scenarios():
+        raise Refused(REFUSED_SCENARIO)
+    return name
+
+
+def check_control(key: str, value: object) -> float | int:
+    """``value`` of control ``key`` (a ``CONTROLS`` key or ``"replicates"``) clamped to its range;
+    :class:`Refused` for an unknown control or anything but a finite number."""
+    lo: float
+    hi: float
+    step: float
+    if key == "replicates":
+        lo, hi, step = REPLICATES[0], REPLICATES[1], 1
+    elif key in CONTROLS:
+        _, _, lo, hi, step = CONTROLS[key]
+    else:
+        raise Refused(REFUSED_VALUE)
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise Refused(REFUSED_VALUE)
+    x = float(value)
+    if not math.isfinite(x):
+        raise Refused(REFUSED_VALUE)
+    x = min(max(x, float(lo)), float(hi))
+    return int(round(x)) if isinstance(step, int) else x
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the sliders set (hashable, so results are cached per setting). A lever left at None
@@ -76,6 +151,24 @@ class Settings:
     replicates: int = 3
     population: str = "pilot_districts"
 
+    def __post_init__(self) -> None:
+        """Only allowed choices: a listed scenario and population, numbers clamped to their
+        controls' ranges (:class:`Refused` otherwise, before anything is composed)."""
+        check_scenario(self.scenario)
+        if self.population not in POPULATIONS:
+            raise Refused(REFUSED_VALUE)
+        if (
+            isinstance(self.years, bool)
+            or not isinstance(self.years, int)
+            or not 1 <= self.years <= MAX_YEARS
+        ):
+            raise Refused(REFUSED_VALUE)
+        for key in CONTROLS:
+            v = getattr(self, key)
+            if v is not None:
+                object.__setattr__(self, key, check_control(key, v))
+        object.__setattr__(self, "replicates", check_control("replicates", self.replicates))
+
 
 def configure(settings: Settings, scenario: str | None = None):
     """The validated Config of ``scenario`` (default: the chosen one) with the controls applied.
@@ -83,7 +176,7 @@ def configure(settings: Settings, scenario: str | None = None):
     configs' own, so its line never moves."""
     from .config import compose_config, with_values
 
-    sc = scenario or settings.scenario
+    sc = check_scenario(settings.scenario if scenario is None else scenario)
     cfg = compose_config([f"scenario={sc}", f"population={settings.population}", f"years={settings.years}"])
     if scenario is not None and (scenario != settings.scenario or scenario == REFERENCE):
         return cfg  # the reference line, or another scenario: as configured
@@ -103,6 +196,11 @@ def configure(settings: Settings, scenario: str | None = None):
 
 def defaults(scenario: str = "pilot_diversion") -> dict[str, Any]:
     """The control values a scenario starts from: what its configs say."""
+    return dict(_defaults(check_scenario(scenario)))
+
+
+@functools.lru_cache(maxsize=64)
+def _defaults(scenario: str) -> dict[str, Any]:
     from .config import compose_config
 
     cfg = compose_config([f"scenario={scenario}"])
@@ -130,7 +228,7 @@ def for_scenario(scenario: str, **changes) -> Settings:
     return replace(base, **changes)
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def simulate(settings: Settings, scenario: str | None = None) -> dict[str, pd.DataFrame]:
     """Weekly counts, relapse episodes and metrics over ``settings.replicates`` replicates."""
     from .model import DiversionModel
@@ -283,28 +381,83 @@ if solara is not None:
     import threading
     import time
 
-    from .config import scenario_names
-
-    SCENARIOS = scenario_names()
+    SCENARIOS = list(allowed_scenarios())
     _start = defaults("pilot_diversion")
     scenario = solara.reactive("pilot_diversion")
     values = {k: solara.reactive(_start[k]) for k in CONTROLS}
     replicates = solara.reactive(3)
+    notice = solara.reactive("")  # one sentence: why the last choice from the browser was refused
     _run_lock = threading.Lock()  # one model run at a time per server process
 
     def Html(text: str, style: str = "") -> None:  # noqa: N802
         """A paragraph of HTML (solara.Markdown pulls katex from a CDN path that solara-assets
-        does not serve: a 404 on every load, offline or not)."""
+        does not serve: a 404 on every load, offline or not). Every text in ``text`` that does
+        not come from this module's own markup must be passed through :func:`esc`."""
         solara.HTML(tag="div", unsafe_innerHTML=text, style=style)
 
+    def _refused(what: str, value: object, sentence: str) -> None:
+        log.warning("dashboard: refused %s %.80r from the browser", what, value)
+        notice.value = sentence
+
+    def _handler(f: Any) -> Any:
+        """An event handler that never raises into Solara (which would show the traceback):
+        the traceback goes to the server's log, the page shows one sentence."""
+
+        @functools.wraps(f)
+        def guarded(*args: Any) -> None:
+            try:
+                f(*args)
+            except Exception:
+                log.exception("dashboard: %s failed", f.__name__)
+                notice.value = FAILED
+
+        return guarded
+
+    @_handler
     def reset(sc: str | None = None) -> None:
         d = defaults(sc or scenario.value)
         for k in CONTROLS:
             values[k].value = d[k]
+        notice.value = ""
 
-    def choose(sc: str) -> None:
-        scenario.value = sc
-        reset(sc)  # each scenario starts from its own levers
+    @_handler
+    def choose(sc: object) -> None:
+        """The scenario control's handler: a listed scenario, or refused (nothing composed)."""
+        try:
+            name = check_scenario(sc)
+        except Refused:
+            _refused("scenario", sc, REFUSED_SCENARIO)
+            return
+        scenario.value = name
+        reset(name)  # each scenario starts from its own levers
+
+    @_handler
+    def set_control(key: str, value: object) -> None:
+        """A slider's handler: the value clamped to the control's range, or refused."""
+        try:
+            x = check_control(key, value)
+        except Refused:
+            _refused(key, value, REFUSED_VALUE)
+            return
+        (replicates if key == "replicates" else values[key]).value = x
+        notice.value = ""
+
+    def Slider(key: str, value: float, lo: float, hi: float, step: float, disabled: bool = False) -> Any:  # noqa: N802
+        """A Vuetify slider whose every value from the browser goes through :func:`set_control`
+        (Solara's own sliders cast it with float()/int() first, which raises on a crafted text)."""
+        from solara.alias import rv
+
+        return rv.Slider(
+            v_model=value,
+            on_v_model=lambda x: set_control(key, x),
+            label="",
+            min=lo,
+            max=hi,
+            step=step,
+            thumb_label=False,
+            hide_details=True,
+            disabled=disabled,
+        )
 
     @solara.component
     def Control(key: str, disabled: bool = False):  # noqa: N802
@@ -312,21 +465,8 @@ if solara is not None:
         v = values[key].value
         shown = f"{v:.0%}" if key == "linkage" else (f"{v:g}")
         with solara.Column(gap="0px", style={"margin-bottom": "10px"}):
-            Html(f"<b>{label}: {shown}</b>" + (" (no effect in this scenario)" if disabled else ""))
-            if isinstance(lo, int) and isinstance(step, int):
-                solara.SliderInt(
-                    "",
-                    value=values[key],
-                    min=lo,
-                    max=int(hi),
-                    step=step,
-                    disabled=disabled,
-                    thumb_label=False,
-                )
-            else:
-                solara.SliderFloat(
-                    "", value=values[key], min=lo, max=hi, step=step, disabled=disabled, thumb_label=False
-                )
+            Html(f"<b>{esc(label)}: {esc(shown)}</b>" + (" (no effect in this scenario)" if disabled else ""))
+            Slider(key, v, lo, hi, step, disabled=disabled)
             solara.Text(why, style={"font-size": "13px", "color": "#555"})
 
     @solara.component
@@ -342,8 +482,12 @@ if solara is not None:
 
         def work():
             time.sleep(0.25)  # debounce: a newer change within 0.25 s cancels this run
-            with _run_lock:
-                return figure(settings), key_numbers(settings)
+            try:
+                with _run_lock:
+                    return figure(settings), key_numbers(settings)
+            except Exception:  # the traceback to the server's log, one sentence to the page
+                log.exception("dashboard: the rerun failed for %r", settings)
+                raise
 
         result = solara.use_thread(work, dependencies=[settings])
         last = solara.use_ref(None)
@@ -357,29 +501,32 @@ if solara is not None:
             if last.current is not None:
                 fig, numbers = last.current
                 rows = "".join(
-                    f"<tr><td>{lab}</td><td>{m:+,.1f}{u}</td><td>[{a:+,.1f}, {b:+,.1f}]{u}</td></tr>"
+                    f"<tr><td>{esc(lab)}</td><td>{esc(f'{m:+,.1f}{u}')}</td>"
+                    f"<td>{esc(f'[{a:+,.1f}, {b:+,.1f}]{u}')}</td></tr>"
                     for lab, m, a, b, u in numbers
                 )
                 Html(
-                    f"<b>{settings.scenario} minus the status quo</b> (mean and 90% interval over "
-                    f"{settings.replicates} paired replicates)<table style='margin:6px 0'>"
+                    f"<b>{esc(settings.scenario)} minus the status quo</b> (mean and 90% interval over "
+                    f"{esc(settings.replicates)} paired replicates)<table style='margin:6px 0'>"
                     "<tr><th></th><th>difference</th><th>90% interval</th></tr>" + rows + "</table>"
                 )
                 solara.FigureMatplotlib(fig, format="png")
             elif result.state == solara.ResultState.ERROR:
-                solara.Error(f"The model could not run: {result.error}")
+                solara.Error(FAILED)  # never the exception's text: it may hold paths or values
 
     @solara.component
     def Levers():  # noqa: N802
         d = defaults(scenario.value)
         Html("<h3>Policy levers</h3>")
         solara.Select("Scenario", values=SCENARIOS, value=scenario.value, on_value=choose)
-        Html(f"<i>{d['description']}</i>", style="margin-bottom: 12px")
+        if notice.value:
+            solara.Warning(notice.value, dense=True)
+        Html(f"<i>{esc(d['description'])}</i>", style="margin-bottom: 12px")
         for key in CONTROLS:
             Control(key, disabled=(key == "coordinators" and not d["has_coordinators"]))
         with solara.Column(gap="0px"):
-            Html(f"<b>Replicates: {replicates.value}</b>")
-            solara.SliderInt("", value=replicates, min=2, max=8, thumb_label=False)
+            Html(f"<b>Replicates: {esc(replicates.value)}</b>")
+            Slider("replicates", replicates.value, 2, REPLICATES[1], 1)
             solara.Text(
                 "more replicates: narrower bands, slower reruns", style={"font-size": "13px", "color": "#555"}
             )
@@ -407,9 +554,14 @@ if solara is not None:
         playing, set_playing = solara.use_state(False)
 
         def step(n: int = 1) -> None:
-            for _ in range(n):
-                if model.week < model.n_weeks:
-                    model.step()
+            try:
+                for _ in range(n):
+                    if model.week < model.n_weeks:
+                        model.step()
+            except Exception:  # the traceback to the server's log, one sentence to the page
+                log.exception("dashboard: stepping the run failed for %r", settings)
+                notice.value = FAILED
+                set_playing(False)
             set_week(model.week)
 
         def play(cancel: threading.Event) -> None:
@@ -427,11 +579,35 @@ if solara is not None:
                 solara.Button("Pause" if playing else "Play", on_click=lambda: set_playing(not playing))
             counts = np.bincount(p.state, minlength=9)
             Html(
-                f"<b>Week {week} of {model.n_weeks}</b>: using {counts[0]}, abstinent "
-                f"{counts[1]}, waiting for a coordinator {counts[2]}, on methadone {counts[3]}, "
-                f"recovery support {counts[4]}, residential {counts[5]}, detained {counts[6]}"
+                f"<b>{esc(f'Week {week} of {model.n_weeks}')}</b>: "
+                + esc(
+                    f"using {counts[0]}, abstinent {counts[1]}, waiting for a coordinator {counts[2]}, "
+                    f"on methadone {counts[3]}, recovery support {counts[4]}, residential {counts[5]}, "
+                    f"detained {counts[6]}"
+                )
             )
             solara.DataFrame(people_table(model, rows))
+
+    @solara.component
+    def Guarded(view: Any):  # noqa: N802
+        """``view()``, or, if it raises while rendering, one sentence and a way back: the
+        traceback goes to the server's log only (Solara itself would show it on the page)."""
+        exc, clear = solara.use_exception()
+        logged: Any = solara.use_ref(None)
+        if exc is None:
+            view()
+            return
+        if logged.current is not exc:
+            logged.current = exc
+            log.error("dashboard: a view failed", exc_info=exc)
+
+        def back() -> None:
+            clear()
+            reset()
+
+        with solara.Column():
+            solara.Error(FAILED)
+            solara.Button("Back to the scenario's levers", on_click=back, outlined=True)
 
     @solara.component
     def Page():  # noqa: N802 - Solara's convention
@@ -442,12 +618,12 @@ if solara is not None:
         )
         with solara.Columns([1, 2.4], style={"min-width": "960px"}):
             with solara.Column(style={"min-width": "300px"}):
-                Levers()
+                Guarded(Levers)
             with solara.lab.Tabs():
                 with solara.lab.Tab("Curves"):
-                    Curves()
+                    Guarded(Curves)
                 with solara.lab.Tab("Watch the weeks"):
-                    Weeks()
+                    Guarded(Weeks)
 
 
 def _port(text: str) -> int:

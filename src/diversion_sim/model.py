@@ -14,7 +14,8 @@ import hashlib
 import json
 import logging
 import os
-from collections import OrderedDict
+import weakref
+from collections import OrderedDict, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -47,6 +48,43 @@ SERVICE_OF_STATE = {
     State.RESIDENTIAL: Service.RESIDENTIAL,
     State.DETAINED: Service.DETAINED,
 }
+
+
+class _WeakModelIds(weakref.WeakKeyDictionary):
+    """Mesa's per-model agent-id counters (``mesa.Agent._ids``), holding their models weakly.
+
+    Mesa 3.3 keeps the counters in a class-level ``defaultdict`` keyed by the model, so every
+    model that ever made an agent stays alive with all its arrays for the rest of the process
+    (mesa#3179; Mesa 3.4+ counts ids in the model itself, mesa#3180). Same lookups and the same
+    counters, but a finished model is freed once nothing else refers to it."""
+
+    def __init__(self, factory) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def __getitem__(self, model):
+        try:
+            return super().__getitem__(model)
+        except KeyError:
+            counter = self.factory()
+            self[model] = counter
+            return counter
+
+
+def hold_models_weakly() -> None:
+    """Replace Mesa 3.3's strong ``Agent._ids`` table by :class:`_WeakModelIds` (once per
+    process; the counters of living models are kept). Does nothing on a Mesa without that
+    table (3.4+) or where it is anything but the plain ``defaultdict`` of 3.3."""
+    ids = getattr(mesa.Agent, "_ids", None)
+    if type(ids) is not defaultdict or ids.default_factory is None:
+        return
+    weak = _WeakModelIds(ids.default_factory)
+    for model, counter in list(ids.items()):
+        try:
+            weak[model] = counter
+        except TypeError:  # a model that cannot be weakly referenced: leave Mesa's table alone
+            return
+    mesa.Agent._ids = weak
 
 
 def status_quo_config(cfg: Config) -> Config:
@@ -182,6 +220,7 @@ class DiversionModel(mesa.Model):
         # population (whole-population arrays in row order, so shared by all scenarios) and the
         # per-person keyed draws of every process (common random numbers; see streams.py).
         mesa_seed, pop_seed = np.random.SeedSequence([int(cfg.seed), int(replicate)]).spawn(2)
+        hold_models_weakly()  # Mesa 3.3 would keep this model alive for good (mesa#3179)
         super().__init__(rng=int(mesa_seed.generate_state(1)[0]))
         # the run's own frozen copy: changing a value by hand after the model is built is refused
         # (it would silently make a run its configuration does not describe)
