@@ -48,7 +48,7 @@ def test_default_sweep_small(tmp_path):
     assert "Costs and cost-effectiveness" in html and "Clients and families" in html
     econ = pd.read_csv(root / "economics.csv")  # one row per scenario and effect
     assert set(econ["scenario"]) == set(scenario_names()) - {"compulsory"}
-    assert {"drug-free person-year", "death averted"} == set(econ["effect"])
+    assert {"drug-free person-year", "QALY", "death averted", "net monetary benefit"} == set(econ["effect"])
     assert {"cost_total_vnd", "cost_client_vnd", "drug_free_person_years"} <= set(runs["metric"])
     assert "law_2026" in html and "Compulsory admissions" in html
 

@@ -112,7 +112,8 @@ def test_use_on_methadone_raises_dropout_and_counts_as_using():
     free = w[["n_abstinent", "n_methadone", "n_recovery", "n_residential"]].to_numpy().sum()
     using = w["using_on_methadone"].sum()
     assert using > 0 and (w["using_on_methadone"] <= w["n_methadone"]).all()
-    assert res.metrics["drug_free_weeks_per_person"] == pytest.approx((free - using) / m.pop.n)
+    detained = w["n_detained"].sum() * (1 - m.cfg.params.outcomes.p_use_detained)  # not using inside
+    assert res.metrics["drug_free_weeks_per_person"] == pytest.approx((free - using + detained) / m.pop.n)
     assert res.metrics["share_weeks_using_on_methadone"] == pytest.approx(using / w["n_methadone"].sum())
 
 

@@ -26,8 +26,9 @@ def test_components_and_payers_add_up_to_the_total(diversion_run):
     parts = sum(m[f"cost_{c}_vnd"] for c in COMPONENTS)
     assert parts == pytest.approx(m["cost_total_vnd"], rel=1e-12)
     assert m["cost_government_vnd"] + m["cost_client_vnd"] == pytest.approx(m["cost_total_vnd"])
+    assert m["cost_societal_vnd"] == pytest.approx(m["cost_total_vnd"])  # societal = both payers
     assert all(m[f"cost_{c}_vnd"] > 0 for c in COMPONENTS), "every component is used here"
-    assert m["cost_client_vnd"] > 0  # methadone co-payment and the residential 30%
+    assert m["cost_client_vnd"] > 0  # methadone co-payment, the residential 30%, families' payments
 
 
 def test_a_zero_unit_cost_removes_exactly_its_component(diversion_run):

@@ -6,14 +6,21 @@ per replicate: ``(d_cost, d_effect)``. From these:
 
 - :func:`paired_differences` - the pairs themselves (one point each on the cost-effectiveness
   plane);
-- :func:`icer_table` - incremental cost per unit of effect gained (drug-free person-years, deaths
-  averted), the ratio of the mean differences, with a 90% interval from a bootstrap over pairs;
-  a scenario that costs strictly less and gains more on average is *dominant*, one that costs
-  strictly more and gains less *dominated* (an equal cost is "same cost, ..."), and when the
-  effect's own 90% interval spans zero the ratio is not reported as a finding;
+- :func:`icer_table` - incremental cost per unit of effect gained (drug-free person-years, QALYs,
+  deaths averted), the ratio of the mean differences, with a 90% interval from a bootstrap over
+  pairs; a scenario that costs strictly less and gains more on average is *dominant*, one that
+  costs strictly more and gains less *dominated* (an equal cost is "same cost, ..."), and when
+  the effect's own 90% interval spans zero the ratio is not reported as a finding. Then one row per willingness-to-pay threshold per QALY
+  (``effect`` = ``net monetary benefit``, ``wtp`` = low / central / high, ``wtp_vnd``): the
+  incremental net monetary benefit ``NMB = wtp_vnd * d_qalys_disc - d_cost`` per pair, its mean
+  and 90% interval over pairs (``nmb_mean``, ``nmb_q05``, ``nmb_q95``) and the share of pairs
+  with NMB > 0 (``p_nmb_positive``). The thresholds are the runs' own ``wtp_<t>_vnd`` results
+  (``params.costs``: multiples of Viet Nam's GDP per capita);
 - :func:`acceptability` - the cost-effectiveness acceptability curve: at each willingness to pay
-  ``w`` per unit of effect, the share of pairs with positive net monetary benefit
-  ``w * d_effect - d_cost``.
+  ``w`` per unit of effect (per QALY, and per drug-free person-year), the share of pairs with
+  positive net monetary benefit ``w * d_effect - d_cost``.
+
+The cost is ``cost_total_vnd``, the societal perspective (government plus clients and families).
 """
 
 from __future__ import annotations
@@ -25,13 +32,35 @@ import pandas as pd
 
 COST = "cost_total_vnd"
 # effect name -> (metric, sign): a death averted is minus the difference in deaths
-EFFECTS = {"drug-free person-year": ("drug_free_person_years_disc", 1.0), "death averted": ("deaths", -1.0)}
+EFFECTS = {
+    "drug-free person-year": ("drug_free_person_years_disc", 1.0),
+    "QALY": ("qalys_disc", 1.0),
+    "death averted": ("deaths", -1.0),
+}
+NMB = "net monetary benefit"  # the effect name of icer_table's net-benefit rows
+THRESHOLDS = ("low", "central", "high")  # params.costs.wtp_gdp_multiple_<t>; runs: wtp_<t>_vnd
 
 
-def wtp_grid(runs: pd.DataFrame, reference: str, n: int = 81) -> np.ndarray:
-    """Willingness to pay per drug-free person-year (VND) from 0 to four times the largest
-    positive ICER of the sweep (at least VND 10 million, at most 1,000 million)."""
-    metric, sign = EFFECTS["drug-free person-year"]
+def thresholds(runs: pd.DataFrame) -> dict[str, float]:
+    """The willingness-to-pay thresholds per QALY of the runs (VND of the price year)."""
+    out = {}
+    for t in THRESHOLDS:
+        v = runs.loc[runs["metric"] == f"wtp_{t}_vnd", "value"].to_numpy(float)
+        if v.size and np.isfinite(v).any():
+            out[t] = float(np.nanmedian(v))
+    return out
+
+
+def wtp_grid(
+    runs: pd.DataFrame, reference: str, n: int = 81, effect: str = "drug-free person-year"
+) -> np.ndarray:
+    """Willingness to pay per unit of ``effect`` (VND) from 0 to four times the largest
+    positive ICER of the sweep (at least VND 10 million, at most 1,000 million); per QALY, from
+    0 to 1.5 times the highest threshold (:func:`thresholds`), which are on the grid."""
+    metric, sign = EFFECTS[effect]
+    if effect == "QALY" and (wtp := thresholds(runs)):
+        grid = np.linspace(0.0, 1.5 * max(wtp.values()), n)
+        return np.union1d(grid, list(wtp.values()))
     pairs = paired_differences(runs, reference, [COST, metric])
     top = 10e6
     if not pairs.empty and f"d_{metric}" in pairs:
@@ -93,6 +122,7 @@ def icer_table(runs: pd.DataFrame, reference: str, n_boot: int = 2000, seed: int
     pairs, and its reading (:func:`classify`)."""
     metrics = [COST] + [m for m, _ in EFFECTS.values()]
     pairs = paired_differences(runs, reference, metrics)
+    wtp = thresholds(runs)
     rows: list[dict[str, Any]] = []
     if pairs.empty or f"d_{COST}" not in pairs:
         return pd.DataFrame(rows)
@@ -131,23 +161,75 @@ def icer_table(runs: pd.DataFrame, reference: str, n_boot: int = 2000, seed: int
                     "reading": reading,
                 }
             )
+        if "d_qalys_disc" not in d:
+            continue
+        dq = d["d_qalys_disc"].to_numpy(float)
+        for t, w in wtp.items():
+            nmb = w * dq - dc
+            lo, hi = _quantiles(nmb) if nmb.size > 1 else (float(nmb.mean()),) * 2
+            p_pos = float(np.mean(nmb > 0))
+            rows.append(
+                {
+                    "scenario": sc,
+                    "effect": NMB,
+                    "n_pairs": dc.size,
+                    "d_cost_mean": float(dc.mean()),
+                    "d_cost_q05": _quantiles(dc)[0] if dc.size > 1 else float(dc.mean()),
+                    "d_cost_q95": _quantiles(dc)[1] if dc.size > 1 else float(dc.mean()),
+                    "d_effect_mean": float(dq.mean()),
+                    "d_effect_q05": _quantiles(dq)[0] if dq.size > 1 else float(dq.mean()),
+                    "d_effect_q95": _quantiles(dq)[1] if dq.size > 1 else float(dq.mean()),
+                    "wtp": t,
+                    "wtp_vnd": w,
+                    "nmb_mean": float(nmb.mean()),
+                    "nmb_q05": lo,
+                    "nmb_q95": hi,
+                    "p_nmb_positive": p_pos,
+                    "reading": _nmb_reading(float(nmb.mean()), lo, hi),
+                }
+            )
     return pd.DataFrame(rows)
 
 
+def _nmb_reading(mean: float, lo: float, hi: float) -> str:
+    if not np.isfinite(mean):
+        return "no data"
+    if lo > 0:
+        return "cost-effective at this threshold (net benefit > 0 in 90% of pairs)"
+    if hi < 0:
+        return "not cost-effective at this threshold (net benefit < 0 in 90% of pairs)"
+    return "net benefit " + ("positive" if mean > 0 else "negative") + " on average, interval includes 0"
+
+
 def acceptability(
-    runs: pd.DataFrame, reference: str, wtp: np.ndarray | None = None, effect: str = "drug-free person-year"
+    runs: pd.DataFrame, reference: str, wtp: np.ndarray | None = None, effect: str | None = None
 ) -> pd.DataFrame:
-    """scenario x willingness to pay: share of paired replicates in which the scenario's net
-    monetary benefit against ``reference`` is positive (``wtp``: :func:`wtp_grid`)."""
-    metric, sign = EFFECTS[effect]
-    wtp = wtp_grid(runs, reference) if wtp is None else np.asarray(wtp, float)
-    pairs = paired_differences(runs, reference, [COST, metric])
-    if pairs.empty or f"d_{metric}" not in pairs:
-        return pd.DataFrame(columns=["scenario", "wtp_vnd", "p_cost_effective"])
+    """scenario x effect x willingness to pay: share of paired replicates in which the
+    scenario's net monetary benefit ``wtp * d_effect - d_cost`` against ``reference`` is
+    positive. ``effect``: one of ``QALY`` and ``drug-free person-year``, or both (``None``);
+    ``wtp``: :func:`wtp_grid` of each effect unless given."""
+    effects = ["QALY", "drug-free person-year"] if effect is None else [effect]
     out = []
-    for sc, d in pairs.groupby("scenario", sort=False):
-        dc = d[f"d_{COST}"].to_numpy(float)[None, :]
-        de = sign * d[f"d_{metric}"].to_numpy(float)[None, :]
-        nmb = wtp[:, None] * de - dc
-        out.append(pd.DataFrame({"scenario": sc, "wtp_vnd": wtp, "p_cost_effective": (nmb > 0).mean(axis=1)}))
+    for eff in effects:
+        metric, sign = EFFECTS[eff]
+        pairs = paired_differences(runs, reference, [COST, metric])
+        if pairs.empty or f"d_{metric}" not in pairs:
+            continue
+        grid = wtp_grid(runs, reference, effect=eff) if wtp is None else np.asarray(wtp, float)
+        for sc, d in pairs.groupby("scenario", sort=False):
+            dc = d[f"d_{COST}"].to_numpy(float)[None, :]
+            de = sign * d[f"d_{metric}"].to_numpy(float)[None, :]
+            nmb = grid[:, None] * de - dc
+            out.append(
+                pd.DataFrame(
+                    {
+                        "scenario": sc,
+                        "effect": eff,
+                        "wtp_vnd": grid,
+                        "p_cost_effective": (nmb > 0).mean(axis=1),
+                    }
+                )
+            )
+    if not out:
+        return pd.DataFrame(columns=["scenario", "effect", "wtp_vnd", "p_cost_effective"])
     return pd.concat(out, ignore_index=True)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import states
 from .processes.base import Result
-from .processes.costs import drug_free_weeks
+from .processes.outcomes import drug_free_weeks
 from .processes.registry import ASSEMBLY
 from .states import DRUG_NAMES, N_STATES, Event, Exit, Service, State
 
@@ -90,7 +90,7 @@ CORE_RESULTS = [
     Result("share_ats", "Ever in community ATS treatment", "share"),
     Result("share_detained", "Ever detained during the run", "share"),
     Result(
-        "drug_free_weeks_per_person", "Weeks not using drugs outside compulsory centres, per person", "weeks"
+        "drug_free_weeks_per_person", "Weeks not using drugs, in any state (centres too), per person", "weeks"
     ),
     Result("detained_weeks_per_person", "Weeks detained per person", "weeks"),
     Result("deaths", "Deaths", "people"),
@@ -293,8 +293,8 @@ def run_metrics(model) -> dict[str, float]:
         ("detained", Service.DETAINED),
     ):
         out[f"share_{name}"] = float(np.count_nonzero(p.services & np.uint16(flag)) / n)
-    # weeks not using, whatever the state, outside compulsory centres (forced abstinence is
-    # counted apart, as detained_weeks_per_person): use on methadone is not drug-free
+    # weeks not using, whatever the state: use on methadone is not drug-free, and a week in a
+    # compulsory centre is drug-free with probability 1 - params.outcomes.p_use_detained
     weekly = {name: rec.weekly(name) for name in rec.weekly_names}
     out["drug_free_weeks_per_person"] = float(drug_free_weeks(model, weekly).sum() / n)
     out["detained_weeks_per_person"] = float(s[:, State.DETAINED].sum() / n)

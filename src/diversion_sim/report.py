@@ -329,64 +329,88 @@ def _cost_info(metas: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def fig_ce_plane(runs: pd.DataFrame, order: list[str], path: Path) -> bool:
-    """Cost-effectiveness plane: one point per paired replicate and scenario."""
-    from .economics import COST, EFFECTS, paired_differences
+    """Cost-effectiveness plane: one point per paired replicate and scenario, in QALYs (left,
+    with the willingness-to-pay lines) and in drug-free person-years (right)."""
+    from .economics import COST, EFFECTS, paired_differences, thresholds
 
-    metric, _ = EFFECTS["drug-free person-year"]
-    pairs = paired_differences(runs, REFERENCE, [COST, metric])
-    if pairs.empty:
+    panels = [e for e in ("QALY", "drug-free person-year") if EFFECTS[e][0] in set(runs["metric"])]
+    pairs = paired_differences(runs, REFERENCE, [COST] + [EFFECTS[e][0] for e in panels])
+    if pairs.empty or not panels:
         return False
     plt, sns = _setup()
     pal = dict(zip(order, sns.color_palette("tab10", len(order))))
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    for sc in [o for o in order if o != REFERENCE]:
-        d = pairs[pairs["scenario"] == sc]
-        ax.scatter(d[f"d_{metric}"], d[f"d_{COST}"] / 1e9, s=16, alpha=0.7, color=pal[sc], label=sc)
-        ax.scatter(
-            d[f"d_{metric}"].mean(),
-            d[f"d_{COST}"].mean() / 1e9,
-            s=90,
-            marker="X",
-            color=pal[sc],
-            edgecolor="black",
-            linewidth=0.6,
-            zorder=3,
-        )
-    ax.axhline(0, color="black", lw=0.8)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel(f"drug-free person-years gained vs {REFERENCE} (discounted)")
-    ax.set_ylabel(f"extra cost vs {REFERENCE} (bn VND, discounted)")
-    ax.set_title(
-        "Cost-effectiveness plane: one dot per paired replicate, X = mean\n"
-        "(right of 0: more drug-free years; below 0: cheaper)"
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.5), squeeze=False)
+    wtp = thresholds(runs)
+    for ax, effect in zip(axes[0], panels):
+        metric, _ = EFFECTS[effect]
+        for sc in [o for o in order if o != REFERENCE]:
+            d = pairs[pairs["scenario"] == sc]
+            ax.scatter(d[f"d_{metric}"], d[f"d_{COST}"] / 1e9, s=16, alpha=0.7, color=pal[sc], label=sc)
+            ax.scatter(
+                d[f"d_{metric}"].mean(),
+                d[f"d_{COST}"].mean() / 1e9,
+                s=90,
+                marker="X",
+                color=pal[sc],
+                edgecolor="black",
+                linewidth=0.6,
+                zorder=3,
+            )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(0, color="black", lw=0.8)
+        if effect == "QALY" and wtp:
+            x = np.array(ax.get_xlim())
+            for (t, w), ls in zip(wtp.items(), (":", "--", "-.")):
+                ax.plot(
+                    x, w * x / 1e9, color="grey", lw=0.9, ls=ls, label=f"WTP {w / 1e6:,.0f} M VND/QALY ({t})"
+                )
+            ax.set_xlim(*x)
+        ax.set_xlabel(f"{effect}s gained vs {REFERENCE} (discounted)")
+        ax.set_ylabel(f"extra cost vs {REFERENCE} (bn VND, discounted)")
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(
+        "Cost-effectiveness plane: one dot per paired replicate, X = mean (right of 0: more QALYs or "
+        "drug-free years; below 0: cheaper;\nbelow a willingness-to-pay line: positive net benefit "
+        "at that threshold)",
+        fontsize=10,
     )
-    ax.legend(fontsize=8, loc="best")
     finish(fig, path)
     return True
 
 
-def fig_ceac(accept: pd.DataFrame, order: list[str], path: Path, vnd_per_usd: float) -> bool:
-    """Acceptability: share of paired replicates with positive net monetary benefit."""
+def fig_ceac(
+    accept: pd.DataFrame, order: list[str], path: Path, vnd_per_usd: float, wtp: dict | None = None
+) -> bool:
+    """Acceptability: share of paired replicates with positive net monetary benefit per QALY
+    (drug-free person-year when the runs have no QALYs), thresholds ``wtp`` marked."""
     if accept.empty:
         return False
+    effect = (
+        "QALY" if "effect" not in accept or (accept["effect"] == "QALY").any() else "drug-free person-year"
+    )
+    if "effect" in accept:
+        accept = accept[accept["effect"] == effect]
     plt, sns = _setup()
     pal = dict(zip(order, sns.color_palette("tab10", len(order))))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for sc in [o for o in order if o != REFERENCE]:
         d = accept[accept["scenario"] == sc]
         ax.plot(d["wtp_vnd"] / 1e6, d["p_cost_effective"], color=pal[sc], lw=1.6, label=sc)
+    for t, w in (wtp or {}).items() if effect == "QALY" else ():
+        ax.axvline(w / 1e6, color="grey", lw=0.8, ls="--")
+        ax.text(w / 1e6, 1.0, f" {t}", fontsize=7, color="grey", va="top")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("willingness to pay per drug-free person-year (million VND)")
+    ax.set_xlabel(f"willingness to pay per {effect} (million VND)")
     ax.set_ylabel(f"share of replicates cost-effective vs {REFERENCE}")
     if vnd_per_usd:
         sec = ax.secondary_xaxis(
             "top", functions=(lambda x: x * 1e6 / vnd_per_usd, lambda x: x * vnd_per_usd / 1e6)
         )
-        sec.set_xlabel("US$ per drug-free person-year")
+        sec.set_xlabel(f"US$ per {effect}")
     ax.legend(fontsize=8, loc="center right")
     fig.suptitle(
         "Cost-effectiveness acceptability: share of paired replicates in which the "
-        "scenario's net benefit is positive",
+        "scenario's net monetary benefit is positive",
         fontsize=10,
         y=1.02,
     )
@@ -394,11 +418,41 @@ def fig_ceac(accept: pd.DataFrame, order: list[str], path: Path, vnd_per_usd: fl
     return True
 
 
+def _inputs_table(metas: list[dict[str, Any]]) -> str:
+    """The costing and outcome inputs (params.costs, params.outcomes): the value the runs used
+    (their own configuration) and whether each is sourced or an assumption (the source text of
+    configs/params/default.yaml, as docs/parameters.md)."""
+    from .config import config_dir
+    from .docs import table
+
+    rows = []
+    for key, value, _, source in table(config_dir() / "params" / "default.yaml"):
+        short = key.removeprefix("costs.").removeprefix("outcomes.")
+        if not key.startswith(("costs.", "outcomes.")) or short.startswith(("cpi_", "vnd_per_usd_")):
+            continue
+        if key.endswith((".currency", ".year")):
+            continue
+        kind = "assumption" if "assumption" in source.lower() else "sourced"
+        ran = _lookup(_run_info(metas).get("config") or {}, "params." + key)
+        value = value if ran is _MISSING else ran if isinstance(ran, str) else json.dumps(ran)
+        text = html.escape(source.replace(chr(92) + "|", "|"))
+        rows.append(
+            f"<tr><th>{html.escape(short)}</th><td>{html.escape(value)}</td><td>{kind}</td>"
+            f"<td style='text-align:left'><small>{text}</small></td></tr>"
+        )
+    return (
+        "<details><summary>Costing and outcome inputs as these runs used them: sourced or "
+        "assumption</summary><div class='wide'><table><tr><th>key</th><th>value</th>"
+        f"<th>basis</th><th>source</th></tr>{''.join(rows)}</table></div></details>"
+    )
+
+
 def _costs_section(
     metas: list[dict[str, Any]], runs: pd.DataFrame, summary: pd.DataFrame, order: list[str], out: Path
 ) -> str:
-    """Costs by component and payer, the ICERs and the two figures; empty without costs."""
-    from .economics import acceptability, icer_table
+    """Costs by component, payer and perspective, QALYs, the ICERs, net monetary benefit at the
+    willingness-to-pay thresholds and the two figures; empty without costs."""
+    from .economics import NMB, acceptability, icer_table, thresholds
     from .processes.costs import COMPONENTS, LABELS, UNITS
 
     if "cost_total_vnd" not in set(runs["metric"]):
@@ -406,20 +460,37 @@ def _costs_section(
     info = _cost_info(metas)
     year, rate, fx = info.get("price_year", "?"), info.get("rate_discount"), info.get("vnd_per_usd")
     disc = f"discounted at {100 * rate:.0f}% a year from week 0" if rate is not None else "discounted"
+    wtp = thresholds(runs)
     rows = [(f"cost_{c}_vnd", f"{LABELS[c]} <small>(priced per {UNITS[c]})</small>") for c in COMPONENTS]
     rows += [
-        ("cost_government_vnd", "<b>Government</b>"),
-        ("cost_client_vnd", "<b>Clients and families</b> (out of pocket)"),
-        ("cost_total_vnd", "<b>Total</b>"),
-        ("cost_per_person_vnd", "Total per person"),
+        ("cost_government_vnd", "<b>Government</b> perspective"),
+        ("cost_client_vnd", "<b>Clients and families</b> perspective (out of pocket)"),
+        ("cost_societal_vnd", "<b>Societal</b> perspective (government + clients and families)"),
+        ("cost_per_person_vnd", "Societal cost per person"),
     ]
     body = []
     for metric, label in rows:
-        body.append(f"<tr><th>{label}</th>{_cells(summary, metric, order, 'VND')}</tr>")
+        if metric in set(summary["metric"]):
+            body.append(f"<tr><th>{label}</th>{_cells(summary, metric, order, 'VND')}</tr>")
+    for metric, label in (
+        ("qalys_disc", "QALYs (discounted)"),
+        ("drug_free_person_years_disc", "Drug-free person-years (discounted)"),
+    ):
+        if metric in set(summary["metric"]):
+            body.append(f"<tr><th>{label}</th>{_cells(summary, metric, order, '')}</tr>")
     head = "".join(f"<th>{html.escape(o)}</th>" for o in order)
     econ = icer_table(runs, REFERENCE)
-    erows = []
+    erows, nrows = [], []
     for r in econ.itertuples():
+        if r.effect == NMB:
+            nrows.append(
+                f"<tr><th>{html.escape(r.scenario)}</th><td>{r.wtp}: {r.wtp_vnd / 1e6:,.1f} million VND"
+                + (f" <small>(US$ {r.wtp_vnd / fx:,.0f})</small>" if fx else "")
+                + f"</td><td>{r.nmb_mean / 1e9:+,.2f} [{r.nmb_q05 / 1e9:+,.2f}, "
+                f"{r.nmb_q95 / 1e9:+,.2f}] bn VND</td><td>{100 * r.p_nmb_positive:.0f}%</td>"
+                f"<td style='text-align:left'>{html.escape(r.reading)}</td></tr>"
+            )
+            continue
         unit = "bn VND"
         icer = (
             f"{r.icer / 1e6:,.1f} million VND [{r.icer_q05 / 1e6:,.1f}, {r.icer_q95 / 1e6:,.1f}]"
@@ -437,22 +508,43 @@ def _costs_section(
     figs = ""
     if fig_ce_plane(runs, order, out / "ce_plane.png"):
         figs += "<img src='ce_plane.png' alt='Cost-effectiveness plane'>"
-    if fig_ceac(acceptability(runs, REFERENCE), order, out / "ceac.png", fx or 0.0):
+    if fig_ceac(acceptability(runs, REFERENCE), order, out / "ceac.png", fx or 0.0, wtp):
         figs += "<img src='ceac.png' alt='Cost-effectiveness acceptability curve'>"
+    shown = ", ".join(f"{w / 1e6:,.1f} million ({t})" for t, w in wtp.items())
+    nmb = (
+        "<h3>Net monetary benefit against the status quo</h3><p>Incremental net monetary benefit "
+        "NMB = willingness to pay x QALYs gained - extra cost, per paired replicate (mean, 90% "
+        f"interval), at the thresholds VND {shown} per QALY: multiples of Viet Nam's GDP per capita "
+        "(<code>params.costs.wtp_gdp_multiple_*</code> x <code>gdp_per_capita</code>; by default 0.5x, "
+        "1x and 3x of VND 101.9 million, GSO 2023; WHO-CHOICE uses 1-3x, estimates from health "
+        "opportunity cost are lower). A positive NMB means the scenario is worth its cost at that "
+        "threshold.</p><table><tr><th>scenario</th><th>willingness to pay per QALY</th><th>net "
+        "monetary benefit</th><th>pairs with NMB &gt; 0</th><th>reading</th></tr>"
+        f"{''.join(nrows)}</table>"
+        if nrows
+        else ""
+    )
     return (
-        f"<h2>Costs and cost-effectiveness</h2><p>VND of {year} (bn = thousand million), {disc}, "
-        f"by component and payer; US$ at {fx:,.0f} VND per US$. Each unit cost, its source, "
-        "currency and price year is in docs/parameters.md (<code>params.costs</code>); values "
-        "marked <i>assumption</i> there enter the sensitivity analysis.</p>"
-        f"<table><tr><th>component</th>{head}</tr>{''.join(body)}</table>"
+        f"<h2>Costs and cost-effectiveness</h2><p><b>Perspective</b>: societal, the sum of the "
+        "government's costs (state budget: centres, the dossier and decision process, the programme's "
+        "staff, its share of treatment) and those of clients and families (co-payments, fees, what "
+        "families pay for a detained relative); each perspective is shown apart. Productivity and "
+        f"time costs are not counted. <b>Prices</b>: VND of {year} (bn = thousand million), {disc}; "
+        f"US$ at {fx:,.0f} VND per US$. <b>Health effects</b>: QALYs (each person-week weighted by "
+        "the health utility of its state) and drug-free person-years (weeks not using, in any state; "
+        "a week in a centre is drug-free with probability 1 - params.outcomes.p_use_detained), "
+        "discounted at the same rate; deaths undiscounted. Each input, its source, currency and "
+        "price year is in docs/parameters.md (<code>params.costs</code>, <code>params.outcomes</code>) "
+        "and below; those marked <i>assumption</i> have no direct source.</p>"
+        f"<table><tr><th>component</th>{head}</tr>{''.join(body)}</table>{_inputs_table(metas)}"
         "<h3>Incremental cost-effectiveness against the status quo</h3>"
         "<p>Differences are paired replicate by replicate (mean, 90% interval). Effects: "
-        "drug-free person-years gained (discounted) and deaths averted. The ICER is the ratio "
-        "of the mean differences with a bootstrap 90% interval over replicate pairs; a scenario "
-        "that is cheaper and better is <i>dominant</i>, and an effect whose interval includes "
-        "0 gives no ICER.</p><table><tr><th>scenario</th><th>effect</th><th>extra cost</th>"
+        "QALYs and drug-free person-years gained (discounted) and deaths averted. The ICER is the "
+        "ratio of the mean differences with a bootstrap 90% interval over replicate pairs; a "
+        "scenario that costs less and gains more is <i>dominant</i>, and an effect whose interval "
+        "includes 0 gives no ICER.</p><table><tr><th>scenario</th><th>effect</th><th>extra cost</th>"
         "<th>effect gained</th><th>cost per unit gained</th><th>reading</th></tr>"
-        f"{''.join(erows)}</table>{figs}"
+        f"{''.join(erows)}</table>{nmb}{figs}"
     )
 
 
@@ -765,9 +857,10 @@ DEFINITIONS = {
     "moved away or reached the end of the run without relapse as censored.",
     "Relapse": "first drug use after leaving a centre or treatment (for release onto methadone: heroin use "
     "on treatment or dropout).",
-    "Drug-free weeks / person-years": "weeks not using drugs outside compulsory centres (abstinent, in "
-    "recovery support or residential treatment, or on methadone without "
-    "heroin use); weeks detained are counted apart.",
+    "Drug-free weeks / person-years": "weeks not using drugs, whatever the state: abstinent, in recovery "
+    "support or residential treatment, on methadone without heroin use, and weeks in a compulsory centre "
+    "without use (each detained week counts as drug-free with probability 1 - params.outcomes."
+    "p_use_detained, 0.97 by default: drugs get into centres).",
     "Deaths": "deaths over the horizon (from the policy switch), all causes; overdose deaths after an exit "
     "are the deaths attributable to lost tolerance in weeks 1-4 after release, detox or leaving "
     "methadone (an expected count).",
@@ -776,7 +869,11 @@ DEFINITIONS = {
     "Costs": "in VND of the price year, discounted from the switch; by component and by payer (government; "
     "clients and families, out of pocket). See the costs section.",
     "ICER": "incremental cost per unit of effect gained against the status quo: the ratio of the mean "
-    "paired differences; dominant = cheaper and better.",
+    "paired differences; dominant = strictly cheaper and better.",
+    "QALY": "quality-adjusted life-year: a year alive weighted by the health utility of its state (using, "
+    "injecting, on methadone, abstinent, detained, ...; params.outcomes), discounted as costs are.",
+    "Net monetary benefit": "willingness to pay per QALY x QALYs gained - extra cost, per paired replicate; "
+    "thresholds are multiples of Viet Nam's GDP per capita (params.costs).",
     "Family strain": "drug-related stress of a family, in weeks of recent use of its relative (halves in "
     "half a year without use).",
 }
@@ -937,13 +1034,27 @@ def _exec_summary(summary: pd.DataFrame, runs: pd.DataFrame, order: list[str]) -
             parts.append(f"{name} {_diff(r.iloc[0], UNIT.get(metric, ''))}")
         reading = ""
         if econ is not None and len(econ):
-            e = econ[(econ["scenario"] == sc) & (econ["effect"] == "drug-free person-year")]
-            if len(e):
-                e = e.iloc[0]
-                reading = f" Cost-effectiveness: {html.escape(e['reading'])}"
-                if np.isfinite(e["icer"]):
-                    reading += f", VND {e['icer'] / 1e6:,.1f} million per drug-free person-year gained"
-                reading += "."
+            bits = []
+            for effect, unit in (("QALY", "QALY"), ("drug-free person-year", "drug-free person-year")):
+                e = econ[(econ["scenario"] == sc) & (econ["effect"] == effect)]
+                if len(e):
+                    e = e.iloc[0]
+                    txt = f"per {unit}: {html.escape(e['reading'])}"
+                    if np.isfinite(e["icer"]):
+                        txt += f", VND {e['icer'] / 1e6:,.1f} million per {unit} gained"
+                    bits.append(txt)
+            n = econ[(econ["scenario"] == sc) & (econ["effect"] == "net monetary benefit")]
+            if "wtp" in n:
+                n = n[n["wtp"] == "central"]
+            if len(n):
+                n = n.iloc[0]
+                bits.append(
+                    f"net monetary benefit at VND {n['wtp_vnd'] / 1e6:,.0f} million per QALY (central "
+                    f"threshold) {n['nmb_mean'] / 1e9:+,.2f} bn [{n['nmb_q05'] / 1e9:+,.2f}, "
+                    f"{n['nmb_q95'] / 1e9:+,.2f}], positive in {100 * n['p_nmb_positive']:.0f}% of pairs"
+                )
+            if bits:
+                reading = " Cost-effectiveness (societal perspective) " + "; ".join(bits) + "."
         items.append(f"<li><b>{html.escape(sc)}</b> vs {REFERENCE}: {'; '.join(parts)}.{reading}</li>")
     return (
         "<p>Differences from the status quo over the horizon (mean, 90% interval of paired replicates; "

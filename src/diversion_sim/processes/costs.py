@@ -1,4 +1,4 @@
-"""Costs of every programme component, by payer, in one currency and price year.
+"""Costs of every programme component, by payer and perspective, in one currency and price year.
 
 A process that only reads the run (no risks, no handlers): each week's use of a component (people
 detained, patient-days on methadone, coordinator hours, HIV tests done, ...) times its unit
@@ -6,12 +6,29 @@ cost, converted to the price year (``params.costs.price_year``) with the consume
 Viet Nam (``cpi_growth``: the General Statistics Office's annual average change) and discounted
 at ``rate_discount`` per year from the policy switch (week 0). Each unit cost
 (``params.costs.<component>``) states its value, currency, price year and the share its client
-or family pays (``client_share``); the rest is the government's. Results are in VND of the price
+or family pays (``share_client``); the rest is the government's. Results are in VND of the price
 year and in USD at that year's exchange rate (``vnd_per_usd``).
+
+Perspectives: the **government** (the state budget: centres, the dossier process, the
+programme's staff, its share of treatment), **clients and families** (co-payments, fees and what
+families pay for a detained relative) and **societal**, their sum (``cost_societal_vnd`` =
+``cost_total_vnd``, the cost the cost-effectiveness analysis uses; productivity and time costs
+are not counted).
+
+Net monetary benefit of a run at a willingness to pay per QALY ``w``: ``w x qalys_disc -
+cost_total_vnd`` (:mod:`.outcomes`), at three thresholds tied to Viet Nam's GDP per capita
+(``gdp_per_capita`` of ``gdp_per_capita_year``, brought to the price year, times
+``wtp_gdp_multiple_low/central/high``). Its paired difference is the incremental net monetary
+benefit ``w x d_qalys - d_cost`` (:mod:`diversion_sim.economics`).
 
 Components and their use (weeks 1 to the horizon):
 
-- ``detention``: person-years in compulsory centres;
+- ``detention``: person-years in compulsory centres (the state's full cost: operating, staff,
+  food, capital);
+- ``detention_family``: the same person-years, priced at what families pay for a detained
+  relative (food and fees; clients and families);
+- ``dossier``: dossiers compiled for compulsory admission (police, commune and district
+  People's Committee, district LISA office and the district court hearing);
 - ``methadone``: patient-days on methadone;
 - ``residential``: person-years in voluntary residential treatment (the client's 30%, seed 004);
 - ``recovery``: person-weeks of recovery support or community ATS treatment;
@@ -33,14 +50,18 @@ import numpy as np
 from omegaconf import MISSING
 
 from ..schema import Section
+from ..states import EventCode as Event
 from ..states import StateCode as State
 from .base import Process, Result
+from .outcomes import discount_factors, run_qalys
 
 if TYPE_CHECKING:
     from ..model import DiversionModel
 
 COMPONENTS = (
     "detention",
+    "detention_family",
+    "dossier",
     "methadone",
     "residential",
     "recovery",
@@ -50,9 +71,12 @@ COMPONENTS = (
     "legal_aid",
     "family_support",
 )
-PAYERS = ("government", "client")
+PAYERS = ("government", "client")  # societal = their sum
+THRESHOLDS = ("low", "central", "high")  # willingness to pay per QALY (wtp_gdp_multiple_*)
 LABELS = {
     "detention": "Compulsory detention",
+    "detention_family": "Compulsory detention: families' payments",
+    "dossier": "Dossier and decision process (police, People's Committee, court)",
     "methadone": "Methadone",
     "residential": "Voluntary residential treatment",
     "recovery": "Recovery support and community ATS treatment",
@@ -64,6 +88,8 @@ LABELS = {
 }
 UNITS = {
     "detention": "person-year",
+    "detention_family": "person-year",
+    "dossier": "dossier",
     "methadone": "patient-day",
     "residential": "person-year",
     "recovery": "person-week",
@@ -97,7 +123,14 @@ class CostsParams(Section):
     vnd_per_usd_history: list[float] = MISSING  # exchange rates of source years (USD unit costs)
     rate_discount: float = MISSING  # per year, costs and effects, from week 0
     n_hours_per_month: float = MISSING  # hours a coordinator works on the programme a month
+    gdp_per_capita: float = MISSING  # VND, GDP per capita (willingness-to-pay thresholds)
+    gdp_per_capita_year: int = MISSING  # year of ``gdp_per_capita`` (VND of that year)
+    wtp_gdp_multiple_low: float = MISSING  # willingness to pay per QALY, x GDP per capita
+    wtp_gdp_multiple_central: float = MISSING
+    wtp_gdp_multiple_high: float = MISSING
     detention: UnitCost = field(default_factory=_unit)
+    detention_family: UnitCost = field(default_factory=_unit)
+    dossier: UnitCost = field(default_factory=_unit)
     methadone: UnitCost = field(default_factory=_unit)
     residential: UnitCost = field(default_factory=_unit)
     recovery: UnitCost = field(default_factory=_unit)
@@ -146,6 +179,19 @@ def check(costs: CostsParams) -> None:
             "config key 'params.costs.vnd_per_usd_history' is not allowed: one rate "
             "per year of vnd_per_usd_years."
         )
+    try:
+        price_factor(costs, costs.gdp_per_capita_year, "VND")
+    except ValueError as exc:
+        raise ConfigError(
+            f"config key 'params.costs.gdp_per_capita_year' = {costs.gdp_per_capita_year} is not "
+            f"allowed: {exc}."
+        ) from None
+    for t in THRESHOLDS:
+        if getattr(costs, f"wtp_gdp_multiple_{t}") < 0:
+            raise ConfigError(
+                f"config key 'params.costs.wtp_gdp_multiple_{t}' = "
+                f"{getattr(costs, f'wtp_gdp_multiple_{t}')} is not allowed: it must be >= 0."
+            )
     for c in COMPONENTS:
         u = getattr(costs, c)
         if u.currency not in ("VND", "USD"):
@@ -168,6 +214,12 @@ def unit_costs(costs: CostsParams) -> dict[str, float]:
     }
 
 
+def wtp_per_qaly(costs: CostsParams) -> dict[str, float]:
+    """The willingness-to-pay thresholds per QALY, VND of the price year (low, central, high)."""
+    gdp = costs.gdp_per_capita * price_factor(costs, costs.gdp_per_capita_year, "VND")
+    return {t: gdp * getattr(costs, f"wtp_gdp_multiple_{t}") for t in THRESHOLDS}
+
+
 def weekly_use(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Units of each component used in weeks 1..horizon (arrays of one value a week)."""
     rec, sc, cp = m.metrics, m.cfg.scenario, m.cfg.params.costs
@@ -179,6 +231,8 @@ def weekly_use(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, np
     staff = float(sc.n_support_staff_per_district) * n_districts if m.regime.coordinators else 0.0
     return {
         "detention": s[:, State.DETAINED] / 52.0,
+        "detention_family": s[:, State.DETAINED] / 52.0,
+        "dossier": flows[:, Event.DOSSIER],
         "methadone": s[:, State.METHADONE] * 7.0,
         "residential": s[:, State.RESIDENTIAL] / 52.0,
         "recovery": s[:, State.RECOVERY],
@@ -190,14 +244,9 @@ def weekly_use(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, np
     }
 
 
-def discount_factors(rate: float, n_weeks: int) -> np.ndarray:
-    """(1 + rate) ** -(week / 52) for weeks 1..n_weeks."""
-    return (1.0 + rate) ** (-np.arange(1, n_weeks + 1) / 52.0)
-
-
 def run_costs(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, float]:
-    """Discounted costs by component and payer (VND of the price year) and the discounted
-    drug-free person-years, of one run."""
+    """Discounted costs by component, payer and perspective (VND of the price year), and the
+    net monetary benefit at each willingness-to-pay threshold, of one run."""
     cp = m.cfg.params.costs
     use = weekly_use(m, weekly)
     n = m.metrics.states.shape[0] - 1
@@ -214,25 +263,17 @@ def run_costs(m: DiversionModel, weekly: dict[str, np.ndarray]) -> dict[str, flo
     out["cost_government_vnd"] = payer["government"]
     out["cost_client_vnd"] = payer["client"]
     out["cost_total_vnd"] = payer["government"] + payer["client"]
+    out["cost_societal_vnd"] = out["cost_total_vnd"]
     out["cost_total_usd"] = out["cost_total_vnd"] / cp.vnd_per_usd
     out["cost_per_person_vnd"] = out["cost_total_vnd"] / max(m.pop.n, 1)
     n_fam = int(m.pop.has_family.sum())
     out["cost_client_per_family_vnd"] = out["cost_client_vnd"] / n_fam if n_fam else float("nan")
-    free = drug_free_weeks(m, weekly)
-    out["drug_free_person_years"] = float(free.sum() / 52.0)
-    out["drug_free_person_years_disc"] = float(np.sum(free * disc) / 52.0)
+    qalys = float(np.sum(run_qalys(m, weekly) * disc) / 52.0)
+    for t, w in wtp_per_qaly(cp).items():
+        out[f"wtp_{t}_vnd"] = w
+        out[f"net_benefit_{t}_vnd"] = w * qalys - out["cost_total_vnd"]
     out["hiv_tests"] = float(use["hiv_test"].sum())
     return out
-
-
-def drug_free_weeks(m: DiversionModel, weekly: dict[str, np.ndarray]) -> np.ndarray:
-    """People not using drugs outside compulsory centres, week by week (1..horizon): abstinent,
-    in recovery support or residential treatment, or on methadone without using heroin."""
-    s = m.metrics.states[1:].astype(float)
-    free = s[:, [State.ABSTINENT, State.METHADONE, State.RECOVERY, State.RESIDENTIAL]].sum(axis=1)
-    if "using_on_methadone" in weekly:
-        free = free - weekly["using_on_methadone"][1:]
-    return free
 
 
 RESULTS = tuple(
@@ -241,11 +282,17 @@ RESULTS = tuple(
         Result("cost_government_vnd", "Cost to the government", "VND"),
         Result("cost_client_vnd", "Cost to clients and families (out of pocket)", "VND"),
         Result("cost_total_vnd", "Total cost", "VND"),
+        Result("cost_societal_vnd", "Cost, societal perspective (government + clients and families)", "VND"),
         Result("cost_total_usd", "Total cost", "USD"),
         Result("cost_per_person_vnd", "Total cost per person on the register", "VND"),
         Result("cost_client_per_family_vnd", "Out-of-pocket cost per family (co-payments)", "VND"),
-        Result("drug_free_person_years", "Drug-free person-years", "person-years"),
-        Result("drug_free_person_years_disc", "Drug-free person-years, discounted", "person-years"),
+    ]
+    + [Result(f"wtp_{t}_vnd", f"Willingness to pay per QALY, {t} threshold", "VND") for t in THRESHOLDS]
+    + [
+        Result(f"net_benefit_{t}_vnd", f"Net monetary benefit (QALYs), {t} willingness to pay", "VND")
+        for t in THRESHOLDS
+    ]
+    + [
         Result("hiv_tests", "HIV tests done", "tests"),
     ]
 )

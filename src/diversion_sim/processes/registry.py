@@ -18,6 +18,7 @@ from . import (
     family,
     mortality,
     movement,
+    outcomes,
     policing,
     register,
     relapse,
@@ -37,6 +38,7 @@ PROCESSES = (
     coordination.PROCESS,
     use_on_methadone.PROCESS,
     family.PROCESS,
-    costs.PROCESS,  # reads the run's tables: last
+    outcomes.PROCESS,  # reads the run's tables (drug-free weeks, QALYs)
+    costs.PROCESS,  # reads the run's tables and outcomes' QALYs: last
 )
 ASSEMBLY = assemble(PROCESSES, core_columns=COLUMNS)
