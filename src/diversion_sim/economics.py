@@ -9,13 +9,14 @@ per replicate: ``(d_cost, d_effect)``. From these:
 - :func:`icer_table` - incremental cost per unit of effect gained (drug-free person-years, QALYs,
   deaths averted), the ratio of the mean differences, with a 90% interval from a bootstrap over
   pairs; a scenario that costs strictly less and gains more on average is *dominant*, one that
-  costs strictly more and gains less *dominated* (an equal cost is "same cost, ..."), and when
-  the effect's own 90% interval spans zero the ratio is not reported as a finding. Then one row
-  per willingness-to-pay threshold per QALY (``effect`` = ``net monetary benefit``, ``wtp`` =
-  low / central / high, ``wtp_vnd``): the incremental net monetary benefit ``NMB = wtp_vnd * d_qalys_disc - d_cost`` per pair, its mean
-  and 90% interval over pairs (``nmb_mean``, ``nmb_q05``, ``nmb_q95``) and the share of pairs
-  with NMB > 0 (``p_nmb_positive``). The thresholds are the runs' own ``wtp_<t>_vnd`` results
-  (``params.costs``: multiples of Viet Nam's GDP per capita);
+  costs strictly more and gains less *dominated* (an equal cost is "same cost, ..."), and when the
+  effect's own 90% interval spans zero the ratio is not reported as a finding. Then one row per
+  willingness-to-pay threshold per QALY (``effect`` = ``net monetary benefit``, ``wtp`` = low /
+  central / high, ``wtp_vnd``): the incremental net monetary benefit ``NMB = wtp_vnd *
+  d_qalys_disc - d_cost`` per pair, its mean and 90% interval over pairs (``nmb_mean``,
+  ``nmb_q05``, ``nmb_q95``) and the share of pairs with NMB > 0 (``p_nmb_positive``). The
+  thresholds are the runs' own ``wtp_<t>_vnd`` results (``params.costs``: multiples of Viet Nam's
+  GDP per capita);
 - :func:`acceptability` - the cost-effectiveness acceptability curve: at each willingness to pay
   ``w`` per unit of effect (per QALY, and per drug-free person-year), the share of pairs with
   positive net monetary benefit ``w * d_effect - d_cost``.
