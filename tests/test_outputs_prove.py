@@ -370,5 +370,7 @@ def test_every_run_and_the_manifest_say_which_code_made_them(finished):
         assert prov["command"].startswith("diversion-sim ") and "replicates=2" in prov["command"]
     g = git_state()
     if g["commit"]:  # a checkout: the version names the commit
-        assert meta["provenance"]["git_commit"] == g["commit"] and f"+g{g['commit'][:7]}" in ds.__version__
+        assert (
+            meta["provenance"]["git_commit"] == g["commit"] and f"+g{g['code_commit'][:7]}" in ds.__version__
+        )
     assert meta["config"]["scenario"]["name"] == meta["scenario"]

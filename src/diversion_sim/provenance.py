@@ -48,25 +48,31 @@ def git_state() -> dict[str, Any]:
     top = _git("rev-parse", "--show-toplevel")
     here = Path(__file__).resolve().parent
     if top is None or _git("ls-files", "--error-unmatch", str(here / "__init__.py")) is None:
-        return {"commit": None, "dirty": None, "diff_digest": None}
+        return {"commit": None, "code_commit": None, "dirty": None, "diff_digest": None}
     commit = (_git("rev-parse", "HEAD") or "").strip() or None
+    # the version names the last commit that changed what shapes results (the package, configs/):
+    # a commit of docs or tests alone does not make earlier runs of the same code look foreign
+    code = (
+        _git("log", "-1", "--format=%H", "--", str(here), str(Path(top.strip()) / "configs")) or ""
+    ).strip()
     status = _git("status", "--porcelain", "--untracked-files=no") or ""
     dirty = bool(status.strip())
     # the digest covers what shapes results (the package and configs/), so editing a test or the
     # README does not make earlier runs of the same code look foreign
     diff = _git("diff", "HEAD", "--", str(here), str(Path(top.strip()) / "configs")) or ""
     digest = hashlib.sha256(diff.encode()).hexdigest()[:8] if diff else None
-    return {"commit": commit, "dirty": dirty, "diff_digest": digest}
+    return {"commit": commit, "code_commit": code or commit, "dirty": dirty, "diff_digest": digest}
 
 
 @functools.lru_cache(maxsize=1)
 def version() -> str:
-    """The release, plus the git commit and a digest of uncommitted changes when in a checkout."""
+    """The release, plus the last commit that changed the package or configs/ and a digest of
+    their uncommitted changes, when in a checkout."""
     g = git_state()
     base = _release()
     if not g["commit"]:
         return base
-    local = f"g{g['commit'][:7]}" + (f".d{g['diff_digest']}" if g["diff_digest"] else "")
+    local = f"g{g['code_commit'][:7]}" + (f".d{g['diff_digest']}" if g["diff_digest"] else "")
     return f"{base}+{local}"
 
 
