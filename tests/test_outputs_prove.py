@@ -374,3 +374,20 @@ def test_every_run_and_the_manifest_say_which_code_made_them(finished):
             meta["provenance"]["git_commit"] == g["commit"] and f"+g{g['code_commit'][:7]}" in ds.__version__
         )
     assert meta["config"]["scenario"]["name"] == meta["scenario"]
+
+
+def test_a_negative_net_benefit_or_growth_passes_the_domain_check(tmp_path):
+    from diversion_sim.manifest import check_table
+
+    meta = {"scenario": "compulsory", "replicate": 0, "variant": {}}
+    df = pd.DataFrame(
+        {
+            "metric": ["net_benefit_low_vnd", "register_growth_per_year", "cum_admissions"],
+            "value": [-4.4e7, -0.01, 3.0],
+            "scenario": "compulsory",
+            "replicate": 0,
+        }
+    )
+    assert check_table(df, "metrics", tmp_path, meta, []) is None
+    bad = df.assign(value=[-4.4e7, -0.01, -3.0])
+    assert "cum_admissions = -3.0 is outside" in str(check_table(bad, "metrics", tmp_path, meta, []))

@@ -114,14 +114,14 @@ def table_digests(folder: Path, tables: list[str]) -> dict[str, str]:
 
 def _domains() -> dict[str, tuple[float, float]]:
     """Allowed range of each result by its unit: shares in [0, 1], counts, costs and durations
-    not negative; growth rates may be negative."""
+    not negative; growth rates and net monetary benefit may be negative."""
     from .metrics import RESULTS
 
     out = {}
     for r in RESULTS:
         if r.unit == "share":
             out[r.name] = (0.0, 1.0)
-        elif r.unit == "per year":
+        elif r.unit == "per year" or r.name.startswith("net_benefit_"):  # may fall / be negative
             out[r.name] = (-np.inf, np.inf)
         else:
             out[r.name] = (0.0, np.inf)
